@@ -1,0 +1,26 @@
+"""Backpropagation for multilayer perceptrons, written twice: `loop` and `vectorized`.
+
+Index convention (the only one in this package): lists are 0-based per layer.
+W[l], b[l], z[l], delta[l], dW[l], db[l] belong to layer l+1 of the derivation;
+a[0] is the input X and a[l+1] = sigma(z[l]). BP4 reads dW[l] = delta[l] @ a[l].T / m.
+Batches are (n, m) arrays with one column per example; the batch cost is the mean.
+"""
+
+from backprop import loop, vectorized
+from backprop.activations import ACTIVATIONS, Activation
+from backprop.costs import COSTS, Cost
+from backprop.network import Gradients, Network, Trace, cost, forward
+
+__all__ = [
+    "ACTIVATIONS",
+    "COSTS",
+    "Activation",
+    "Cost",
+    "Gradients",
+    "Network",
+    "Trace",
+    "cost",
+    "forward",
+    "loop",
+    "vectorized",
+]

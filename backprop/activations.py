@@ -1,0 +1,144 @@
+"""Activation functions, each carrying its own derivative: a^l = sigma(z^l).
+
+Every function here is *complex-safe*: it is built from analytic operations
+(exp, log1p, tanh, arithmetic) and branches only on the real part, so the
+complex-step derivative Im sigma(z + ih) / h equals sigma'(z) to rounding.
+That is what lets `checks` verify gradients to a few units of rounding.
+No abs(), no comparison of complex numbers, nothing that drops Im(z).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from backprop._types import Array
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation sigma with its derivative.
+
+    sigma(z) and sigma_prime(z) map an array z of shape (n, m) to the same shape.
+    For an elementwise activation, sigma_prime(z)[j, x] = sigma'(z_jx).
+    For softmax (elementwise=False) a unit depends on its whole column, so
+    sigma_prime(z) returns the Jacobian per example, shape (n, n, m):
+    sigma_prime(z)[k, j, x] = d a_kx / d z_jx.
+
+    kinks lists the points where sigma is not differentiable (relu: 0.0); the
+    checker skips elements whose value depends on a z at, or within the
+    finite-difference step of, a kink.
+    """
+
+    name: str
+    sigma: Callable[[Array], Array]
+    sigma_prime: Callable[[Array], Array]
+    kinks: tuple[float, ...] = ()
+    elementwise: bool = True
+    output_only: bool = False
+
+    def backward(self, z: Array, g: Array) -> Array:
+        """Vector-Jacobian product J_sigma(z)^T g, column by column: the ⊙ of BP1/BP2.
+
+        Elementwise: g * sigma'(z). Softmax: a * (g - sum_k a_k g_k), which is
+        J^T g for J = diag(a) - a a^T, without forming J.
+        """
+        if self.elementwise:
+            return g * self.sigma_prime(z)
+        a = self.sigma(z)
+        return a * (g - np.sum(a * g, axis=-2, keepdims=True))
+
+
+def _real_nonneg(z: Array) -> Array:
+    """Mask Re(z) >= 0: branching on the real part keeps the complex step exact."""
+    return np.real(z) >= 0
+
+
+def _sigmoid(z: Array) -> Array:
+    # 1 / (1 + e^-z) for Re z >= 0 and e^z / (1 + e^z) otherwise: the exponent
+    # always has a non-positive real part, so nothing overflows, and tiny
+    # outputs keep full relative precision.
+    pos = _real_nonneg(z)
+    e = np.exp(np.where(pos, -z, z))
+    return np.where(pos, 1.0, e) / (1.0 + e)
+
+
+def _sigmoid_prime(z: Array) -> Array:
+    # sigma(z) * sigma(-z) rather than a(1 - a): 1 - a loses all precision
+    # once a rounds to 1, sigma(-z) does not.
+    return _sigmoid(z) * _sigmoid(-z)
+
+
+def _tanh_prime(z: Array) -> Array:
+    # sech^2 z = 4 e^{-2|z|} / (1 + e^{-2|z|})^2: no overflow for large |z|
+    # and full relative precision where 1 - tanh^2 would round to 0.
+    e = np.exp(np.where(_real_nonneg(z), -2.0 * z, 2.0 * z))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+def _relu(z: Array) -> Array:
+    return np.where(np.real(z) > 0, z, 0.0 * z)
+
+
+def _relu_prime(z: Array) -> Array:
+    # The derivative at the kink z = 0 is taken as 0; the checker skips it.
+    return np.where(np.real(z) > 0, 1.0, 0.0).astype(z.real.dtype)
+
+
+LEAKY_SLOPE = 0.01
+
+
+def _leaky_relu(z: Array) -> Array:
+    return np.where(np.real(z) > 0, z, LEAKY_SLOPE * z)
+
+
+def _leaky_relu_prime(z: Array) -> Array:
+    return np.where(np.real(z) > 0, 1.0, LEAKY_SLOPE).astype(z.real.dtype)
+
+
+def _softplus(z: Array) -> Array:
+    # ln(1 + e^z) = max(z, 0) + ln(1 + e^{-|z|}), written with the real-part
+    # branch so it is complex-safe and never overflows.
+    pos = _real_nonneg(z)
+    return np.where(pos, z, 0.0 * z) + np.log1p(np.exp(np.where(pos, -z, z)))
+
+
+def _identity(z: Array) -> Array:
+    return z.copy()
+
+
+def _ones(z: Array) -> Array:
+    return np.ones(z.shape, dtype=z.real.dtype)
+
+
+def _softmax(z: Array) -> Array:
+    # Shifting each column by a real constant leaves softmax unchanged and
+    # keeps exp from overflowing; the shift is real so Im(z) is untouched.
+    e = np.exp(z - np.max(np.real(z), axis=-2, keepdims=True))
+    return e / np.sum(e, axis=-2, keepdims=True)
+
+
+def _softmax_jacobian(z: Array) -> Array:
+    """J[k, j, x] = d a_k / d z_j = a_k (1[k == j] - a_j), per example column x."""
+    a = _softmax(z)
+    n = z.shape[0]
+    eye = np.eye(n, dtype=z.real.dtype)[:, :, None]
+    return a[:, None, :] * (eye - a[None, :, :])
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    act.name: act
+    for act in (
+        Activation("sigmoid", _sigmoid, _sigmoid_prime),
+        Activation("tanh", np.tanh, _tanh_prime),
+        Activation("relu", _relu, _relu_prime, kinks=(0.0,)),
+        Activation("leaky_relu", _leaky_relu, _leaky_relu_prime, kinks=(0.0,)),
+        Activation("softplus", _softplus, _sigmoid),
+        Activation("identity", _identity, _ones),
+        Activation(
+            "softmax", _softmax, _softmax_jacobian, elementwise=False, output_only=True
+        ),
+    )
+}

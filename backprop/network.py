@@ -1,0 +1,248 @@
+"""The network and its forward pass: z^l = W^l a^{l-1} + b^l, a^l = sigma_l(z^l).
+
+Index convention (the only one in this package): lists are 0-based per layer.
+W[l], b[l], z[l], delta[l], dW[l], db[l] belong to layer l+1 of the derivation;
+a[0] is the input X and a[l+1] = sigma(z[l]). Arrays hold one column per example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from backprop import _validate as v
+from backprop._types import Array
+from backprop.activations import ACTIVATIONS, Activation
+from backprop.costs import COSTS, Cost
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What the forward pass leaves behind: z (L arrays (n_l, m)), a (L + 1 arrays)."""
+
+    z: list[Array]
+    a: list[Array]
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """Backprop's answer, in the package's index convention.
+
+    delta[l]: (n, m), column x is dC_x/dz for example x (per example, not / m).
+    dW[l] = delta[l] @ a[l].T / m (BP4); db[l] = mean of delta[l] over columns (BP3).
+    """
+
+    delta: list[Array]
+    dW: list[Array]
+    db: list[Array]
+
+
+class Network:
+    """A multilayer perceptron: weights, biases, one activation per layer, a cost.
+
+    weights[l] is W^{l+1}, shape (n_{l+1}, n_l); biases[l] is b^{l+1}, shape
+    (n_{l+1}, 1). The arrays are copied, so later changes to the caller's
+    arrays do not reach the network. `activations` is one name per layer, or
+    one name for every layer; with a single name and a cost that requires a
+    particular output (cross_entropy -> sigmoid, categorical_cross_entropy ->
+    softmax), the output layer gets the required one.
+
+    Raises ValueError for inconsistent shapes, unknown names, softmax before
+    the output layer or an output that does not suit the cost; TypeError for
+    arguments of the wrong type.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[Any],
+        biases: Sequence[Any],
+        activations: str | Sequence[str],
+        cost: str = "quadratic",
+    ) -> None:
+        if not isinstance(weights, Sequence) or not isinstance(biases, Sequence):
+            raise TypeError("weights and biases must be lists of arrays, one per layer")
+        if len(weights) == 0:
+            raise ValueError("weights is empty: a network needs at least one layer")
+        if len(biases) != len(weights):
+            raise ValueError(
+                f"biases has {len(biases)} arrays, but weights has {len(weights)}: "
+                "one bias vector per layer"
+            )
+        self.cost_fn: Cost = _lookup(COSTS, cost, "cost")
+        self.cost: str = cost
+        self.weights: list[Array] = _check_weights(weights)
+        self.dtype = np.result_type(*self.weights)
+        self.weights = [W.astype(self.dtype) for W in self.weights]
+        self.biases: list[Array] = _check_biases(biases, self.weights, self.dtype)
+        self.activations: tuple[str, ...] = tuple(
+            _output_activation(v.as_names(activations, "activations", self.L), self.cost_fn)
+            if isinstance(activations, str)
+            else v.as_names(activations, "activations", self.L)
+        )
+        self.sigma: tuple[Activation, ...] = tuple(
+            _lookup(ACTIVATIONS, name, "activation") for name in self.activations
+        )
+        _check_pairing(self.sigma, self.cost_fn)
+
+    @property
+    def L(self) -> int:
+        """Number of layers with weights (the input layer is not counted)."""
+        return len(self.weights)
+
+    @property
+    def sizes(self) -> list[int]:
+        """[n_0, n_1, ..., n_L]."""
+        return [self.weights[0].shape[1]] + [W.shape[0] for W in self.weights]
+
+    @classmethod
+    def random(
+        cls,
+        sizes: Sequence[int],
+        activations: str | Sequence[str] = "sigmoid",
+        cost: str = "quadratic",
+        seed: int | None = 0,
+        dtype: Any = np.float64,
+        scale: float = 1.0,
+    ) -> Network:
+        """A network with W^l ~ N(0, scale^2 / n_{l-1}) and b^l ~ N(0, scale^2).
+
+        Drawn from np.random.default_rng(seed), so the same seed gives the same net.
+        """
+        sizes = v.check_layer_sizes(sizes)
+        if not np.isfinite(scale) or scale < 0:
+            raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+        rng = np.random.default_rng(seed)
+        weights = [
+            rng.standard_normal((n_out, n_in)) * (scale / np.sqrt(n_in))
+            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+        ]
+        biases = [rng.standard_normal((n, 1)) * scale for n in sizes[1:]]
+        dtype = np.dtype(dtype)
+        return cls(
+            [W.astype(dtype) for W in weights],
+            [b.astype(dtype) for b in biases],
+            activations,
+            cost,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(sizes={self.sizes}, activations={list(self.activations)}, "
+            f"cost={self.cost!r}, dtype={self.dtype})"
+        )
+
+
+def _lookup(registry: dict[str, Any], name: Any, what: str) -> Any:
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a name, got {name!r}")
+    if name not in registry:
+        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(sorted(registry))}")
+    return registry[name]
+
+
+def _check_weights(weights: Sequence[Any]) -> list[Array]:
+    Ws = [v.as_float_array(W, f"weights[{l}]") for l, W in enumerate(weights)]
+    for l, W in enumerate(Ws):
+        if W.ndim != 2 or 0 in W.shape:
+            raise ValueError(
+                f"weights[{l}] must be a non-empty 2-D array (n_{l + 1}, n_{l}), "
+                f"got shape {W.shape}"
+            )
+        if l > 0 and W.shape[1] != Ws[l - 1].shape[0]:
+            raise ValueError(
+                f"weights[{l}] has shape {W.shape}: its {W.shape[1]} columns must match "
+                f"the {Ws[l - 1].shape[0]} rows of weights[{l - 1}]"
+            )
+    return Ws
+
+
+def _check_biases(biases: Sequence[Any], Ws: list[Array], dtype: Any) -> list[Array]:
+    bs = [v.as_float_array(b, f"biases[{l}]", dtype) for l, b in enumerate(biases)]
+    for l, (b, W) in enumerate(zip(bs, Ws, strict=True)):
+        if b.shape != (W.shape[0], 1):
+            raise ValueError(
+                f"biases[{l}] has shape {b.shape}, expected ({W.shape[0]}, 1) to match "
+                f"the {W.shape[0]} rows of weights[{l}]"
+            )
+    return bs
+
+
+def _output_activation(names: list[str], cost_fn: Cost) -> list[str]:
+    if cost_fn.requires is not None:
+        names[-1] = cost_fn.requires
+    return names
+
+
+def _check_pairing(sigma: Sequence[Activation], cost_fn: Cost) -> None:
+    for l, act in enumerate(sigma[:-1]):
+        if act.output_only:
+            raise ValueError(
+                f"activations[{l}] is {act.name!r}, which may only be the output layer"
+            )
+    if cost_fn.requires is not None and sigma[-1].name != cost_fn.requires:
+        raise ValueError(
+            f"cost {cost_fn.name!r} requires a {cost_fn.requires!r} output layer, "
+            f"got {sigma[-1].name!r}"
+        )
+
+
+def check_X(net: Network, X: Any) -> Array:
+    """X as a (n_0, m) array of the network's dtype."""
+    return v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer")
+
+
+def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
+    """X (n_0, m) and Y (n_L, m), with targets that suit the cost."""
+    X = check_X(net, X)
+    Y = v.as_matrix(Y, "Y", net.sizes[-1], net.dtype, "the network's output layer")
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} examples (columns) but Y has {Y.shape[1]}: "
+            "they must match"
+        )
+    if net.cost_fn.requires is not None and (np.any(Y < 0) or np.any(Y > 1)):
+        raise ValueError(f"Y must lie in [0, 1] for cost {net.cost!r}")
+    if net.cost_fn.requires == "softmax":
+        sums = Y.sum(axis=0)
+        tol = 8 * Y.shape[0] * np.finfo(net.dtype).eps
+        if np.any(np.abs(sums - 1) > tol):
+            x = int(np.argmax(np.abs(sums - 1)))
+            raise ValueError(
+                f"each column of Y must be a distribution (sum 1) for cost {net.cost!r}, "
+                f"but column {x} sums to {sums[x]}"
+            )
+    return X, Y
+
+
+def forward_arrays(
+    W: Sequence[Array], b: Sequence[Array], sigma: Sequence[Activation], X: Array
+) -> Trace:
+    """z[l] = W[l] @ a[l] + b[l], a[l+1] = sigma[l](z[l]); no checks, complex-safe."""
+    z: list[Array] = []
+    a: list[Array] = [X]
+    for W_l, b_l, sigma_l in zip(W, b, sigma, strict=True):
+        z.append(W_l @ a[-1] + b_l)
+        a.append(sigma_l.sigma(z[-1]))
+    return Trace(z=z, a=a)
+
+
+def per_example_cost(cost_fn: Cost, z_L: Array, a_L: Array, Y: Array) -> Array:
+    """C_x for every column x, from z^L where the cost has a stable form."""
+    if cost_fn.value_z is not None:
+        return cost_fn.value_z(z_L, Y)
+    return cost_fn.value(a_L, Y)
+
+
+def forward(net: Network, X: Any) -> Trace:
+    """The forward pass over a batch: trace.z[l] (n_{l+1}, m), trace.a[0] is X."""
+    return forward_arrays(net.weights, net.biases, net.sigma, check_X(net, X))
+
+
+def cost(net: Network, X: Any, Y: Any) -> float:
+    """C = (1/m) sum_x C_x: the mean of the per-example costs over the batch."""
+    X, Y = check_XY(net, X, Y)
+    trace = forward_arrays(net.weights, net.biases, net.sigma, X)
+    return float(np.mean(per_example_cost(net.cost_fn, trace.z[-1], trace.a[-1], Y)))

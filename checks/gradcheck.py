@@ -1,0 +1,165 @@
+"""gradcheck: any analytic gradient of f(list of arrays) -> float against numerics.
+
+Error model (tolerance of element k of params[p]):
+  tol_k = gamma(dtype) * G_p + numeric_k + atol + rtol * G_p
+where G_p = max(|analytic|, |numeric|) over the array params[p] (the array's
+scale, so tiny elements neither fail falsely nor escape), gamma(dtype) = 64 u
+the round-off allowed to the analytic gradient in the params' dtype (u = 2^-53
+for float64, 2^-24 for float32), and numeric_k the error of the numerical
+derivative: 64 u_64 G_p for complex step (no cancellation, so only round-off of
+the same kind), and for finite differences the truncation error estimated by
+step halving plus the round-off of f (16 u_64 |f|) divided by the step.
+The reference is always computed in float64 (complex128). rtol and atol
+default to 0 and only ever widen the tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from backprop import _validate as v
+from backprop._types import Array
+from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, Method, combine
+from checks.report import Report, compare
+
+U64 = float(np.finfo(np.float64).eps) / 2
+
+
+def _scalar(value: Any, what: str) -> complex:
+    """f's value as a Python number, or TypeError/ValueError saying what was wrong."""
+    array = np.asarray(value)
+    if array.size != 1 or array.dtype.kind not in "biufc":
+        raise TypeError(f"f must return a scalar number, got {type(value).__name__} "
+                        f"of shape {array.shape} at {what}")
+    number = complex(array.reshape(()))
+    if not np.isfinite(number):
+        raise ValueError(f"f returned {number} at {what}; it must be finite")
+    return number
+
+
+def _evaluate(f: Callable[[list[Array]], Any], params: list[Array], p: int,
+              index: tuple[int, ...], offsets: Array) -> Array:
+    """f at params with params[p][index] moved by each offset (on copies)."""
+    values = []
+    for offset in offsets:
+        moved = [q.copy() for q in params]
+        if np.iscomplexobj(offset):
+            moved[p] = moved[p].astype(np.complex128)
+        moved[p][index] += offset
+        values.append(_scalar(f(moved), f"params[{p}][{index}] + {offset}"))
+    return np.array(values)
+
+
+def _complex_safe(f: Callable[[list[Array]], Any], params: list[Array]) -> tuple[bool, str]:
+    """Probe along a seeded random direction: complex step against Richardson."""
+    rng = np.random.default_rng(0)
+    u = [rng.standard_normal(q.shape) for q in params]
+    h = COMPLEX_STEP.step(U64)
+    try:
+        with np.errstate(all="ignore"):
+            value = f([q + 1j * h * d for q, d in zip(params, u, strict=True)])
+        moved = _scalar(value, "params + ih*u")
+    except (TypeError, ValueError, np.exceptions.ComplexWarning) as exc:
+        return False, f"f failed on complex input ({type(exc).__name__}: {exc})"
+    cs = moved.imag / h
+    hr = RICHARDSON.step(U64)
+    values = np.array([
+        _scalar(f([q + c * hr * d for q, d in zip(params, u, strict=True)]), "probe")
+        for c in RICHARDSON.offsets
+    ])
+    rich, trunc = combine(RICHARDSON, values.real, hr)
+    f0 = abs(values[0])
+    tol = 4 * trunc + 16 * U64 * f0 * RICHARDSON.weight_sum / hr + 64 * U64 * abs(rich)
+    if not abs(cs - rich) <= tol:
+        return False, (f"complex step gave {cs:.6g}, Richardson {float(rich):.6g} along a "
+                       "random direction: f drops or mishandles Im (abs, norm, conj, real cast?)")
+    return True, "complex-safe: complex step agreed with Richardson on a random direction"
+
+
+def choose_method(method: str, probe: Callable[[], tuple[bool, str]]) -> tuple[Method, str]:
+    """Resolve "auto" with the complex-safety probe; look up any other name."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a name, got {method!r}")
+    if method == "auto":
+        safe, why = probe()
+        if safe:
+            return COMPLEX_STEP, f"auto: {why}"
+        return RICHARDSON, f"auto: complex step unusable ({why}); fell back to Richardson"
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: auto, {', '.join(METHODS)}")
+    return METHODS[method], "requested"
+
+
+def check_tolerances(rtol: float, atol: float) -> None:
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def gradcheck(
+    f: Callable[[list[Array]], Any],
+    grad: Callable[[list[Array]], Sequence[Any]],
+    params: Sequence[Any],
+    *,
+    method: str = "auto",
+    rtol: float = 0.0,
+    atol: float = 0.0,
+) -> Report:
+    """Compare grad(params) with numerical derivatives of f, element by element.
+
+    f: list of arrays -> real scalar. grad: the same list -> list of arrays of
+    the same shapes (df/dparams[p]). method: "auto" (complex step when f is
+    complex-safe, detected by a probe; else Richardson), "complex_step",
+    "richardson" or "central". The tolerance is the error model in this
+    module's docstring; rtol/atol can only widen it.
+
+    f and grad receive copies; params are never modified.
+    Raises TypeError/ValueError for bad arguments, a non-scalar or non-finite
+    f, or a grad with the wrong count or shapes of arrays.
+    """
+    if not callable(f) or not callable(grad):
+        raise TypeError("f and grad must be callables taking a list of arrays")
+    if isinstance(params, np.ndarray) or not isinstance(params, Sequence) or not params:
+        raise TypeError("params must be a non-empty list of arrays")
+    check_tolerances(rtol, atol)
+    originals = [v.as_float_array(q, f"params[{p}]") for p, q in enumerate(params)]
+    work = [q.astype(np.float64) for q in originals]
+    _scalar(f([q.copy() for q in work]), "params")
+    g = grad([q.copy() for q in originals])
+    if isinstance(g, np.ndarray) or not isinstance(g, Sequence) or len(g) != len(work):
+        count = len(g) if isinstance(g, Sequence) else type(g).__name__
+        raise ValueError(f"grad must return a list of {len(work)} arrays, got {count}")
+    analytic = []
+    for p, (gp, q) in enumerate(zip(g, originals, strict=True)):
+        gp = np.asarray(gp)
+        if gp.shape != q.shape or gp.dtype.kind not in "biuf":
+            raise ValueError(f"grad returned an array of shape {gp.shape} and dtype "
+                             f"{gp.dtype} for params[{p}], expected real {q.shape}")
+        analytic.append(gp.astype(np.float64))
+    chosen, reason = choose_method(method, lambda: _complex_safe(f, work))
+    blocks = []
+    for p, q in enumerate(work):
+        u_a = float(np.finfo(originals[p].dtype).eps) / 2
+        numeric, err = np.zeros(q.shape), np.zeros(q.shape)
+        base = chosen.step(U64)
+        for index in np.ndindex(*q.shape):
+            h = base if chosen.complex_step else base * max(1.0, abs(q[index]))
+            offsets = (1j * h * np.ones(1) if chosen.complex_step
+                       else h * np.asarray(chosen.offsets))
+            values = _evaluate(f, work, p, index, offsets)
+            d, trunc = combine(chosen, values if chosen.complex_step else values.real, h)
+            numeric[index] = d
+            rounding = 0.0 if chosen.complex_step else (
+                16 * U64 * abs(values[0]) * chosen.weight_sum / h)
+            err[index] = 4 * trunc + rounding
+        G = max(float(np.max(np.abs(analytic[p]), initial=0.0)),
+                float(np.max(np.abs(numeric), initial=0.0)))
+        numeric_round = 64 * U64 * G if chosen.complex_step else 0.0
+        tol = 64 * u_a * G + numeric_round + err + atol + rtol * G
+        names = tuple(f"i{d}" for d in range(q.ndim))
+        blocks.append(compare("grad", f"params[{p}]", None, chosen.name, analytic[p],
+                              numeric, tol, np.zeros(q.shape, dtype=bool), names))
+    return Report(blocks, chosen.name, reason, title="gradcheck")
