@@ -39,6 +39,7 @@ import numpy as np
 
 from backprop import Gradients, Network, loop, vectorized
 from backprop._types import Array
+from backprop.activations import Activation
 from backprop.network import check_XY, forward_arrays, per_example_cost
 from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, Method, combine
 from checks.report import Block, Report, compare
@@ -62,15 +63,19 @@ class _Reference:
     gamma: float
     gamma64: float
     r_z: list[Array]
+    s_a: list[Array]
     s_delta: list[Array]
 
     @property
     def L(self) -> int:
         return len(self.W)
 
-    @property
-    def m(self) -> int:
-        return int(self.X.shape[1])
+
+# Every registered elementwise activation has |sigma''| <= CURVATURE |sigma'|
+# (tanh: 2|a| sigma'; sigmoid: |1 - 2a| sigma'; softplus: (1 - sigma) sigma'), so
+# an error dz in z moves sigma'(z) by at most CURVATURE |dz| relative.
+# tests/test_activations.py checks the bound for every registry entry.
+CURVATURE = 2.0
 
 
 def _reference(net: Network, X: Array, Y: Array) -> _Reference:
@@ -80,34 +85,54 @@ def _reference(net: Network, X: Array, Y: Array) -> _Reference:
     trace = forward_arrays(W, b, net.sigma, X64)
     u = float(np.finfo(net.dtype).eps) / 2
     K = sum(net.sizes) + 4 * (net.L + 1) + X.shape[1]
-    gamma, gamma64 = u * K, U64 * K
-    # Rounding radius of each z: a dot product of length n is off by at most
-    # about n u times the sum of its absolute terms.
-    r_z = [gamma * (np.abs(W_l) @ np.abs(a_l) + np.abs(b_l))
-           for W_l, b_l, a_l in zip(W, b, trace.a, strict=False)]
-    return _Reference(net, W, b, X64, Y64, trace.z, trace.a, gamma, gamma64, r_z,
-                      _abs_deltas(net, W, trace.z, trace.a, Y64, u))
+    gamma = u * K
+    # zabs[l]: the sum of the absolute terms of z[l]; a dot product of length n
+    # is off by at most about n u times it, so gamma * zabs bounds the forward
+    # error of z, and r_z is the rounding radius used for kinks.
+    zabs = [np.abs(W_l) @ np.abs(a_l) + np.abs(b_l)
+            for W_l, b_l, a_l in zip(W, b, trace.a, strict=False)]
+    # s_a[l]: error scale of a[l]: its magnitude plus what the error of z moves it by.
+    s_a = [np.abs(X64)] + [
+        np.abs(a) + _abs_backward(sigma, z, zabs_l)
+        for sigma, z, a, zabs_l in zip(net.sigma, trace.z, trace.a[1:], zabs, strict=True)
+    ]
+    return _Reference(net, W, b, X64, Y64, trace.z, trace.a, gamma, U64 * K,
+                      [gamma * z for z in zabs], s_a,
+                      _abs_deltas(net, W, trace.z, s_a, zabs, Y64, u))
 
 
-def _abs_deltas(net: Network, W: list[Array], z: list[Array], a: list[Array],
-                Y: Array, u: float) -> list[Array]:
-    """Backprop with absolute values: the error scale s of every delta element."""
+def _abs_backward(sigma: Activation, z: Array, g: Array) -> Array:
+    """|J_sigma(z)|^T g for g >= 0: the magnitude of every term of the vjp."""
+    if sigma.elementwise:
+        return np.abs(sigma.sigma_prime(z)) * g
+    return np.einsum("kjx,kx->jx", np.abs(sigma.sigma_prime(z)), g)
+
+
+def _abs_deltas(net: Network, W: list[Array], z: list[Array], s_a: list[Array],
+                zabs: list[Array], Y: Array, u: float) -> list[Array]:
+    """Backprop with absolute values: the error scale s of every delta element.
+
+    Each sigma' factor becomes |sigma'| (1 + CURVATURE zabs) + 4u: its size, the
+    change an error of z makes to it, and the few ulps of absolute error of a
+    derivative computed from a cached activation (1 - a^2 when a rounds to 1).
+    """
     L = len(W)
+
+    def sigma_prime_scale(l: int, g: Array) -> Array:
+        sigma = net.sigma[l]
+        if sigma.elementwise:
+            return g * (np.abs(sigma.sigma_prime(z[l])) * (1 + CURVATURE * zabs[l]) + 4 * u)
+        return _abs_backward(sigma, z[l], g) * (1 + CURVATURE * zabs[l]) + 4 * u * g
+
     s: list[Array] = [z[0]] * L
-    sigma_L = net.sigma[L - 1]
-    magnitude = np.abs(a[L]) + np.abs(Y)
+    magnitude = s_a[L] + np.abs(Y)
     if net.cost_fn.delta is None:
-        magnitude = magnitude + np.abs(net.cost_fn.dC_da(a[L], Y))
-        if sigma_L.elementwise:
-            s[L - 1] = magnitude * (np.abs(sigma_L.sigma_prime(z[L - 1])) + 4 * u)
-        else:
-            J = np.abs(sigma_L.sigma_prime(z[L - 1])) + 4 * u
-            s[L - 1] = np.einsum("kjx,kx->jx", J, magnitude)
+        dC_da = net.cost_fn.dC_da(net.sigma[L - 1].sigma(z[L - 1]), Y)
+        s[L - 1] = sigma_prime_scale(L - 1, np.abs(dC_da) + magnitude)
     else:
         s[L - 1] = magnitude
     for l in range(L - 2, -1, -1):
-        s[l] = (np.abs(W[l + 1]).T @ s[l + 1]) * (
-            np.abs(net.sigma[l].sigma_prime(z[l])) + 4 * u)
+        s[l] = sigma_prime_scale(l, np.abs(W[l + 1]).T @ s[l + 1])
     return s
 
 
@@ -219,7 +244,7 @@ def _layer_blocks(ref: _Reference, g: Gradients, l: int, method: Method) -> list
                           (gamma * s.mean(axis=1) + err)[:, None], kinked[:, None],
                           ("j", "0")))
     d, err, kinked = _numeric(ref, l, W_targets, n * n_prev, method, per_example=False)
-    s_W = (s @ np.abs(ref.a[l]).T / m).reshape(-1)
+    s_W = (s @ ref.s_a[l].T / m).reshape(-1)
     blocks.append(compare("BP4", f"dW[{l}]", l, method.name, g.dW[l],
                           d.reshape(n, n_prev), (gamma * s_W + err).reshape(n, n_prev),
                           kinked.reshape(n, n_prev), ("j", "i")))

@@ -1,0 +1,245 @@
+"""backprop-check: verify the backprop derivation equation by equation.
+
+With no arguments, every registered activation x cost is checked on random
+networks of depth 1-3 for both implementations, and one table per equation is
+printed. Exit status: 0 verified, 1 a mismatch, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from backprop import ACTIVATIONS, COSTS, Network
+from backprop._types import Array
+from checks.network import Impl, _implementation, check_network
+from checks.numeric import METHODS
+from checks.report import Report, compare
+
+SIMPLIFIED = "BP1 δ^L = a^L − y"
+
+
+@dataclass
+class Row:
+    """One line of the summary: an equation over many networks."""
+
+    equation: str
+    networks: int = 0
+    checked: int = 0
+    skipped: int = 0
+    worst_ratio: float = 0.0
+    worst_error: float = 0.0
+    methods: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, checked: int, skipped: int, ratio: float, error: float, method: str,
+            failures: Sequence[str]) -> None:
+        self.networks += 1
+        self.checked += checked
+        self.skipped += skipped
+        if ratio >= self.worst_ratio:
+            self.worst_ratio, self.worst_error = ratio, error
+        self.methods.add(method)
+        self.failures.extend(failures)
+
+
+def _configs(batch: int) -> list[tuple[list[int], list[str], str]]:
+    """Every hidden activation x every cost (with the output it requires), depth 1-3."""
+    shapes = [[3, 2], [3, 4, 2], [3, 5, 4, 3]]
+    configs = []
+    for cost_name, cost_fn in COSTS.items():
+        outputs = [cost_fn.requires] if cost_fn.requires else ["sigmoid", "softmax"]
+        for hidden in (n for n, a in ACTIVATIONS.items() if not a.output_only):
+            for output in outputs:
+                for sizes in shapes:
+                    L = len(sizes) - 1
+                    acts = [hidden] * (L - 1) + [output if L > 1 or output else hidden]
+                    if cost_fn.requires is None and L == 1:
+                        acts = [hidden]
+                    configs.append((sizes, acts, cost_name))
+    unique = {(tuple(s), tuple(a), c): (s, a, c) for s, a, c in configs}
+    return list(unique.values())
+
+
+def _data(net: Network, m: int, seed: int) -> tuple[Array, Array]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((net.sizes[0], m))
+    n_L = net.sizes[-1]
+    if net.cost == "quadratic":
+        Y = rng.standard_normal((n_L, m))
+    elif net.cost == "cross_entropy":
+        Y = rng.uniform(0, 1, (n_L, m))
+    else:
+        Y = rng.dirichlet(np.ones(n_L), size=m).T
+    return X.astype(net.dtype), Y.astype(net.dtype)
+
+
+def _simplification(net: Network, X: Array, Y: Array) -> Report | None:
+    """The simplified delta^L = a - y against the general BP1 J^T dC/da (float64)."""
+    cost_fn = net.cost_fn
+    if cost_fn.delta is None:
+        return None
+    from backprop.network import forward_arrays
+
+    W = [w.astype(np.float64) for w in net.weights]
+    b = [v.astype(np.float64) for v in net.biases]
+    trace = forward_arrays(W, b, net.sigma, X.astype(np.float64))
+    a, z, Y64 = trace.a[-1], trace.z[-1], Y.astype(np.float64)
+    simple = cost_fn.delta(a, Y64)
+    general = net.sigma[-1].backward(z, cost_fn.dC_da(a, Y64))
+    # Both are computed in float64; the general form divides by a(1 - a) (or a),
+    # whose rounding is relative to 1/a: allow 64 u on that scale.
+    scale = (np.abs(a) + np.abs(Y64)) / np.minimum(np.abs(a), np.abs(1 - a))
+    tol = 64 * np.finfo(np.float64).eps * scale
+    block = compare("a-y=BP1", "delta[L-1]", net.L - 1, "exact", simple, general, tol,
+                    np.zeros(simple.shape, dtype=bool), ("j", "x"))
+    return Report([block], "exact", "simplification vs general BP1")
+
+
+def _parse_list(text: str, what: str, parser: argparse.ArgumentParser) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        parser.error(f"{what} is empty")
+    return items
+
+
+def _load_impl(spec: str, parser: argparse.ArgumentParser) -> Impl:
+    module_name, _, function = spec.partition(":")
+    if not module_name or not function:
+        parser.error(f"--impl {spec!r}: expected vectorized, loop, both or MODULE:FUNCTION")
+    sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        parser.error(f"--impl {spec!r}: cannot import {module_name!r} ({exc})")
+    fn = getattr(module, function, None)
+    if not callable(fn):
+        parser.error(f"--impl {spec!r}: {module_name} has no function {function!r}")
+    return fn  # type: ignore[no-any-return]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backprop-check",
+        description="Verify backprop (BP1-BP4) against numerical derivatives, "
+        "equation by equation.",
+    )
+    parser.add_argument("--sizes", help="layer widths, e.g. 784,100,10 (default: a sweep)")
+    parser.add_argument("--activations", help="one per layer, or one for every layer")
+    parser.add_argument("--cost", choices=sorted(COSTS), help="cost (default: a sweep)")
+    parser.add_argument("--batch", type=int, default=4, help="examples per batch (default 4)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--method", choices=["auto", *METHODS], default="auto")
+    parser.add_argument("--impl", default="both",
+                        help="vectorized, loop, both, or MODULE:FUNCTION (your own backprop)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error(f"--batch must be >= 1, got {args.batch}")
+    impls: list[tuple[str, Impl | str]]
+    if args.impl == "both":
+        impls = [("vectorized", "vectorized"), ("loop", "loop")]
+    elif args.impl in ("vectorized", "loop"):
+        impls = [(args.impl, args.impl)]
+    else:
+        impls = [(args.impl, _load_impl(args.impl, parser))]
+    custom = args.sizes or args.activations or args.cost
+    if custom:
+        sizes = [int(s) for s in _parse_list(args.sizes or "3,4,2", "--sizes", parser)
+                 if s.lstrip("-").isdigit()] if args.sizes else [3, 4, 2]
+        if args.sizes and len(sizes) != len(_parse_list(args.sizes, "--sizes", parser)):
+            parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+        acts = _parse_list(args.activations or "tanh", "--activations", parser)
+        cost_name = args.cost or "quadratic"
+        activations: str | list[str] = acts[0] if len(acts) == 1 else acts
+        configs = [(sizes, activations, cost_name)]
+    else:
+        configs = _configs(args.batch)  # type: ignore[assignment]
+    rows: dict[str, Row] = {}
+    reports: list[dict[str, Any]] = []
+    ok = True
+    for c, (sizes, acts, cost_name) in enumerate(configs):
+        try:
+            net = Network.random(sizes, activations=acts, cost=cost_name,
+                                 seed=args.seed + c, dtype=np.dtype(args.dtype))
+        except (TypeError, ValueError) as exc:
+            parser.error(str(exc))
+        X, Y = _data(net, args.batch, args.seed + c)
+        for label, impl in impls:
+            report = check_network(net, X, Y, impl=impl, method=args.method)
+            ok &= report.ok
+            reports.append({"network": repr(net), "impl": label, **report.as_dict()})
+            for block in report.blocks:
+                equation = block.equation
+                if equation == "BP1" and net.cost_fn.delta is not None:
+                    equation = SIMPLIFIED
+                rows.setdefault(equation, Row(equation)).add(
+                    block.checked, len(block.skipped), block.worst_ratio, block.worst_error,
+                    block.method, [f"[{label}] {net!r}: {e}" for e in block.mismatches])
+            if custom and not args.json:
+                print(report, end="\n\n")
+        simple = _simplification(net, X, Y)
+        if simple is not None:
+            ok &= simple.ok
+            b = simple.blocks[0]
+            rows.setdefault("a−y = general BP1", Row("a−y = general BP1")).add(
+                b.checked, 0, b.worst_ratio, b.worst_error, "exact",
+                [f"{net!r}: {e}" for e in b.mismatches])
+    if args.json:
+        print(json.dumps({
+            "ok": ok,
+            "settings": {k: getattr(args, k) for k in vars(args)},
+            "equations": {r.equation: {
+                "networks": r.networks, "checked": r.checked, "skipped": r.skipped,
+                "worst_error_over_tolerance": r.worst_ratio, "worst_error": r.worst_error,
+                "methods": sorted(r.methods), "failures": r.failures} for r in rows.values()},
+            "reports": reports,
+        }, indent=2))
+        return 0 if ok else 1
+    print(_table(rows, len(configs), [label for label, _ in impls], args))
+    return 0 if ok else 1
+
+
+def _table(rows: dict[str, Row], n_configs: int, impls: list[str], args: Any) -> str:
+    order = ["BP1", SIMPLIFIED, "a−y = general BP1", "BP2", "BP3", "BP4"]
+    lines = [
+        f"backprop-check: {n_configs} networks x {', '.join(impls)}, batch {args.batch}, "
+        f"{args.dtype}, seed {args.seed}",
+        "",
+        f"{'equation':<20} {'nets':>5} {'method':<13} {'worst err/tol':>13} "
+        f"{'worst error':>11} {'checked':>8} {'skipped':>8}  verdict",
+    ]
+    for name in order:
+        if name not in rows:
+            continue
+        r = rows[name]
+        lines.append(
+            f"{name:<20} {r.networks:>5} {'/'.join(sorted(r.methods)):<13} "
+            f"{r.worst_ratio:>13.2g} {r.worst_error:>11.2e} {r.checked:>8} {r.skipped:>8}  "
+            + ("verified" if not r.failures else f"{len(r.failures)} MISMATCHED"))
+    failures = [f for r in rows.values() for f in r.failures]
+    if failures:
+        lines.append("")
+        lines.append(f"Mismatched elements: {len(failures)}")
+        lines.extend("  " + f for f in failures[:30])
+    lines.append("")
+    lines.append("verified: every element within its error-model tolerance"
+                 if not failures else "FAILED")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
