@@ -74,7 +74,7 @@ def _sigmoid_prime(z: Array) -> Array:
 def _tanh_prime(z: Array) -> Array:
     # sech^2 z = 4 e^{-2|z|} / (1 + e^{-2|z|})^2: no overflow for large |z|
     # and full relative precision where 1 - tanh^2 would round to 0.
-    e = np.exp(np.where(_real_nonneg(z), -2.0 * z, 2.0 * z))
+    e = np.exp(np.where(_real_nonneg(z), -z, z)) ** 2
     return 4.0 * e / (1.0 + e) ** 2
 
 
@@ -98,11 +98,27 @@ def _leaky_relu_prime(z: Array) -> Array:
     return np.where(np.real(z) > 0, 1.0, LEAKY_SLOPE).astype(z.real.dtype)
 
 
+def _log1p(w: Array) -> Array:
+    """ln(1 + w), accurate for small |w| also for complex w.
+
+    numpy's complex log1p computes log(1 + w) and loses the real part once
+    |w| < 1e-8 or so, which would spoil complex-step derivatives through
+    softplus. Kahan's trick: with u = fl(1 + w), log(u) * w / (u - 1) is exact
+    to rounding, and it is an analytic expression, so it stays complex-safe.
+    """
+    if not np.iscomplexobj(w):
+        return np.log1p(w)
+    u = 1.0 + w
+    d = u - 1.0
+    exact = np.real(d) == 0  # |w| below rounding of 1: ln(1 + w) = w to within u
+    return np.where(exact, w, np.log(u) * w / np.where(exact, 1.0, d))
+
+
 def _softplus(z: Array) -> Array:
     # ln(1 + e^z) = max(z, 0) + ln(1 + e^{-|z|}), written with the real-part
     # branch so it is complex-safe and never overflows.
     pos = _real_nonneg(z)
-    return np.where(pos, z, 0.0 * z) + np.log1p(np.exp(np.where(pos, -z, z)))
+    return np.where(pos, z, 0.0 * z) + _log1p(np.exp(np.where(pos, -z, z)))
 
 
 def _identity(z: Array) -> Array:

@@ -39,7 +39,7 @@ def _output_delta(sigma_L: Activation, cost_fn: Cost, z: list[float], a: list[fl
                   y: list[float]) -> list[float]:
     """BP1 for one example: delta_j^L = dC_x/da_j^L * sigma'(z_j^L), or a_j - y_j."""
     if cost_fn.delta is not None:
-        return _apply(lambda col: cost_fn.delta(col, _column(y)), a)  # type: ignore[misc]
+        return _apply(lambda col: cost_fn.delta(col, _column(y)), a)
     dC_da = _apply(lambda col: cost_fn.dC_da(col, _column(y)), a)
     n = len(z)
     if sigma_L.elementwise:

@@ -7,6 +7,7 @@ a[0] is the input X and a[l+1] = sigma(z[l]). Arrays hold one column per example
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +118,7 @@ class Network:
         rng = np.random.default_rng(seed)
         weights = [
             rng.standard_normal((n_out, n_in)) * (scale / np.sqrt(n_in))
-            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+            for n_in, n_out in itertools.pairwise(sizes)
         ]
         biases = [rng.standard_normal((n, 1)) * scale for n in sizes[1:]]
         dtype = np.dtype(dtype)

@@ -19,7 +19,7 @@ import numpy as np
 
 from backprop import ACTIVATIONS, COSTS, Network
 from backprop._types import Array
-from checks.network import Impl, _implementation, check_network
+from checks.network import Impl, check_network
 from checks.numeric import METHODS
 from checks.report import Report, compare
 
@@ -122,7 +122,7 @@ def _load_impl(spec: str, parser: argparse.ArgumentParser) -> Impl:
     fn = getattr(module, function, None)
     if not callable(fn):
         parser.error(f"--impl {spec!r}: {module_name} has no function {function!r}")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,9 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                  if s.lstrip("-").isdigit()] if args.sizes else [3, 4, 2]
         if args.sizes and len(sizes) != len(_parse_list(args.sizes, "--sizes", parser)):
             parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
-        acts = _parse_list(args.activations or "tanh", "--activations", parser)
+        names = _parse_list(args.activations or "tanh", "--activations", parser)
         cost_name = args.cost or "quadratic"
-        activations: str | list[str] = acts[0] if len(acts) == 1 else acts
+        activations: str | list[str] = names[0] if len(names) == 1 else names
         configs = [(sizes, activations, cost_name)]
     else:
         configs = _configs(args.batch)  # type: ignore[assignment]

@@ -146,7 +146,7 @@ def gradcheck(
         numeric, err = np.zeros(q.shape), np.zeros(q.shape)
         base = chosen.step(U64)
         for index in np.ndindex(*q.shape):
-            h = base if chosen.complex_step else base * max(1.0, abs(q[index]))
+            h = base if chosen.complex_step else base * max(1.0, abs(float(q[index])))
             offsets = (1j * h * np.ones(1) if chosen.complex_step
                        else h * np.asarray(chosen.offsets))
             values = _evaluate(f, work, p, index, offsets)

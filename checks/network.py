@@ -47,6 +47,7 @@ from checks.report import Block, Report, compare
 Impl = Callable[[Network, Array, Array], Gradients]
 U64 = float(np.finfo(np.float64).eps) / 2
 CHUNK_BYTES = 32 * 2**20
+TINY = float(np.finfo(np.float64).tiny)
 
 
 @dataclass
@@ -102,10 +103,16 @@ def _reference(net: Network, X: Array, Y: Array) -> _Reference:
 
 
 def _abs_backward(sigma: Activation, z: Array, g: Array) -> Array:
-    """|J_sigma(z)|^T g for g >= 0: the magnitude of every term of the vjp."""
+    """The magnitude of every term of the vjp J_sigma(z)^T g, for g >= 0.
+
+    Elementwise: |sigma'(z)| g. Otherwise (softmax) the terms of
+    a * (g - sum_k a_k g_k): a * (g + sum_k a_k g_k), which, unlike |J|^T g,
+    does not vanish where a -> 1 while the rounding of the formula does not.
+    """
     if sigma.elementwise:
         return np.abs(sigma.sigma_prime(z)) * g
-    return np.einsum("kjx,kx->jx", np.abs(sigma.sigma_prime(z)), g)
+    a = np.abs(sigma.sigma(z))
+    return a * (g + np.sum(a * g, axis=-2, keepdims=True))
 
 
 def _abs_deltas(net: Network, W: list[Array], z: list[Array], s_a: list[Array],
@@ -150,14 +157,16 @@ def _onward(ref: _Reference, l: int, dZ: Array, method: Method) -> tuple[Array, 
         z = ref.z[l] + offsets[:, None, None, None] * dZ[None]
     kinked = np.zeros(dZ.shape[:1] + dZ.shape[2:], dtype=bool)
     net = ref.net
-    for l2 in range(l, ref.L):
-        if l2 > l:
-            z = ref.W[l2] @ a + ref.b[l2]
+    l2 = l
+    while True:
         if net.sigma[l2].kinks:
             kinked |= _near_kink(net.sigma[l2].kinks, z, ref.z[l2], ref.r_z[l2],
                                  method.complex_step)
         a = net.sigma[l2].sigma(z)
-    return per_example_cost(net.cost_fn, z, a, ref.Y), kinked
+        if l2 == ref.L - 1:
+            return per_example_cost(net.cost_fn, z, a, ref.Y), kinked
+        l2 += 1
+        z = ref.W[l2] @ a + ref.b[l2]
 
 
 def _near_kink(kinks: tuple[float, ...], z: Array, base: Array, radius: Array,
@@ -168,9 +177,9 @@ def _near_kink(kinks: tuple[float, ...], z: Array, base: Array, radius: Array,
     else:
         moved = np.any(z != base, axis=0)
         lo, hi = np.minimum(z.min(axis=0), base), np.maximum(z.max(axis=0), base)
-    near = np.zeros(moved.shape, dtype=bool)
+    near: Array = np.zeros(moved.shape, dtype=bool)
     for kink in kinks:
-        near |= (lo - radius <= kink) & (kink <= hi + radius)
+        near = near | ((lo - radius <= kink) & (kink <= hi + radius))
     return np.any(near & moved, axis=-2)
 
 
@@ -196,9 +205,12 @@ def _numeric(ref: _Reference, l: int, targets: Callable[[Array], tuple[Array, Ar
         C, kink = _onward(ref, l, dZ, method)
         eps = np.abs(np.real(C[0])) * 16 * U64 + noise
         if not per_example:
-            C, eps, kink = C.mean(axis=-1), eps.mean(axis=-1), kink.any(axis=-1)
+            C, eps, kink = C.mean(axis=-1), eps.mean(axis=-1), np.any(kink, axis=-1)
         d_k, trunc = combine(method, C, h)
         rounding = 0.0 if method.complex_step else eps * method.weight_sum / h
+        # Underflow: a change of f smaller than the smallest normal number is lost,
+        # which for complex step (h ~ 1e-20) means derivatives below ~1e-288.
+        rounding = rounding + 4 * TINY / h
         d[ks], err[ks], kinked[ks] = d_k, 4 * trunc + rounding, kink
     return d, err, kinked
 
@@ -361,3 +373,17 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     chosen, reason = _choose_method(ref, method)
     blocks = [b for l in range(net.L - 1, -1, -1) for b in _layer_blocks(ref, g, l, chosen)]
     return Report(blocks, chosen.name, reason, title=f"check_network({name}) {net!r}")
+
+
+def error_scales(net: Network, X: Any, Y: Any) -> tuple[Gradients, float]:
+    """The error model's scales s (abs-value backprop) for delta, dW, db, and gamma.
+
+    Any two correct computations of the gradients in the network's dtype
+    differ by at most about 2 gamma s, element by element.
+    """
+    X, Y = check_XY(net, X, Y)
+    ref = _reference(net, X, Y)
+    m = X.shape[1]
+    s = ref.s_delta
+    return Gradients(delta=s, dW=[s[l] @ ref.s_a[l].T / m for l in range(net.L)],
+                     db=[d.mean(axis=1, keepdims=True) for d in s]), ref.gamma

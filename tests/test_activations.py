@@ -1,0 +1,135 @@
+"""Every registered activation and cost against its numerical derivative (registry-driven)."""
+
+import numpy as np
+import pytest
+
+from backprop import ACTIVATIONS, COSTS
+from backprop.activations import Activation
+from checks.network import CURVATURE
+
+ELEMENTWISE = [name for name, act in ACTIVATIONS.items() if act.elementwise]
+GRID = np.concatenate([-np.logspace(-3, np.log10(700), 60), [0.0],
+                       np.logspace(-3, np.log10(700), 60)]).reshape(1, -1)
+
+
+def richardson(f, z, h=1e-3):
+    """(8 [f(z+h) - f(z-h)] - [f(z+2h) - f(z-2h)]) / 12h: error O(h^4)."""
+    return (8 * (f(z + h) - f(z - h)) - (f(z + 2 * h) - f(z - 2 * h))) / (12 * h)
+
+
+def away_from_kinks(act: Activation, z: np.ndarray, h: float) -> np.ndarray:
+    mask = np.ones(z.shape, dtype=bool)
+    for kink in act.kinks:
+        mask &= np.abs(z - kink) > 2 * h
+    return mask
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_activation_derivative_matches_richardson_on_a_wide_grid(name):
+    act = ACTIVATIONS[name]
+    numeric = richardson(act.sigma, GRID)
+    mask = away_from_kinks(act, GRID, 1e-3)
+    np.testing.assert_allclose(act.sigma_prime(GRID)[mask], numeric[mask], rtol=1e-9,
+                               atol=1e-12, err_msg=f"{name}: sigma' disagrees with Richardson")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_activation_is_complex_safe(name):
+    act = ACTIVATIONS[name]
+    h = 1e-30
+    numeric = np.imag(act.sigma(GRID + 1j * h)) / h
+    np.testing.assert_allclose(act.sigma_prime(GRID), numeric, rtol=1e-14, atol=1e-300,
+                               err_msg=f"{name}: Im sigma(z + ih)/h != sigma'(z)")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_activation_keeps_its_real_part_exact_under_a_complex_step(name):
+    """Re sigma(z + ih) must be sigma(z): later layers and the cost use it."""
+    act = ACTIVATIONS[name]
+    np.testing.assert_allclose(np.real(act.sigma(GRID + 1e-20j)), act.sigma(GRID), rtol=4e-16,
+                               atol=0, err_msg=f"{name}: Re sigma(z + ih) != sigma(z)")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_activation_is_finite_and_quiet_at_extreme_z(name):
+    act = ACTIVATIONS[name]
+    z = np.array([[-1e308, -1e4, -745.0, 745.0, 1e4, 1e308]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert np.all(np.isfinite(act.sigma_prime(z))), f"{name}: sigma' not finite"
+        if name not in ("identity", "relu", "leaky_relu", "softplus"):
+            assert np.all(np.isfinite(act.sigma(z))), f"{name}: sigma not finite"
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_curvature_bound_of_the_error_model_holds(name):
+    """The checker's error model assumes |sigma''| <= CURVATURE |sigma'|."""
+    act = ACTIVATIONS[name]
+    z = GRID[:, np.abs(GRID[0]) < 30]
+    mask = away_from_kinks(act, z, 1e-3)
+    second = richardson(act.sigma_prime, z)
+    bound = CURVATURE * np.abs(act.sigma_prime(z)) * (1 + 1e-6) + 1e-9
+    assert np.all(np.abs(second[mask]) <= bound[mask]), f"{name}: |sigma''| exceeds bound"
+
+
+def test_softmax_jacobian_matches_complex_step():
+    softmax = ACTIVATIONS["softmax"]
+    z = np.random.default_rng(0).normal(size=(4, 3)) * 5
+    J = softmax.sigma_prime(z)
+    h = 1e-30
+    for j in range(4):
+        zc = z.astype(complex)
+        zc[j] += 1j * h
+        np.testing.assert_allclose(J[:, j, :], np.imag(softmax.sigma(zc)) / h, rtol=1e-13,
+                                   atol=1e-16, err_msg=f"softmax Jacobian column {j}")
+
+
+def test_softmax_backward_is_jacobian_transpose_product():
+    softmax = ACTIVATIONS["softmax"]
+    rng = np.random.default_rng(1)
+    z, g = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    expected = np.einsum("kjx,kx->jx", softmax.sigma_prime(z), g)
+    np.testing.assert_allclose(softmax.backward(z, g), expected, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(COSTS))
+def test_cost_gradient_matches_complex_step(name):
+    cost = COSTS[name]
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0.05, 0.95, size=(3, 4))
+    if cost.requires == "softmax":
+        a = a / a.sum(axis=0)
+    y = rng.dirichlet(np.ones(3), size=4).T
+    h = 1e-30
+    for j in range(3):
+        ac = a.astype(complex)
+        ac[j] += 1j * h
+        np.testing.assert_allclose(cost.dC_da(a, y)[j], np.imag(cost.value(ac, y)) / h,
+                                   rtol=1e-13, err_msg=f"{name}: dC/da row {j}")
+
+
+@pytest.mark.parametrize("name", [n for n, c in COSTS.items() if c.value_z is not None])
+def test_stable_cost_from_z_equals_cost_from_a(name):
+    cost = COSTS[name]
+    assert cost.requires is not None and cost.value_z is not None
+    act = ACTIVATIONS[cost.requires]
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(3, 5)) * 3
+    y = rng.dirichlet(np.ones(3), size=5).T
+    a = act.sigma(z)
+    if name == "cross_entropy":
+        # -[y ln a + (1 - y) ln(1 - a)] with 1 - sigma(z) = sigma(-z): no cancellation.
+        expected = -np.sum(y * np.log(a) + (1 - y) * np.log(act.sigma(-z)), axis=0)
+    else:
+        expected = cost.value(a, y)
+    np.testing.assert_allclose(cost.value_z(z, y), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", [n for n, c in COSTS.items() if c.value_z is not None])
+def test_stable_cost_is_finite_when_the_output_saturates(name):
+    cost = COSTS[name]
+    assert cost.value_z is not None
+    z = np.array([[800.0, -800.0], [-800.0, 800.0]])
+    y = np.array([[0.0, 1.0], [1.0, 0.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        value = cost.value_z(z, y)
+    assert np.all(np.isfinite(value)) and np.all(value > 1000), value

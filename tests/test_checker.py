@@ -1,0 +1,123 @@
+"""The checker is itself tested by planting bugs: each must be caught and localised."""
+
+import numpy as np
+import pytest
+
+from backprop import Gradients, Network, vectorized
+from checks import check_network, gradcheck
+from checks.cli import _data
+from tests.mutants import MUTANTS, Mutant
+
+
+def first_failure(report):
+    return next(((b.equation, b.layer) for b in report.blocks if not b.ok), None)
+
+
+def mutant_case(mutant: Mutant, seed: int = 0):
+    net = Network.random(list(mutant.sizes), activations=list(mutant.activations),
+                         cost=mutant.cost, seed=seed)
+    X, Y = _data(net, 5, seed)
+    return net, X, Y
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_every_planted_derivation_bug_is_caught_at_its_equation_and_layer(mutant):
+    net, X, Y = mutant_case(mutant)
+    report = check_network(net, X, Y, impl=mutant.impl)
+    assert not report.ok, f"{mutant.name} slipped through:\n{report}"
+    assert first_failure(report) == (mutant.equation, mutant.layer), str(report)
+    shown = str(report)
+    assert f"{mutant.equation} " in shown and "Mismatched elements" in shown
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_the_same_networks_pass_with_the_correct_implementation(mutant):
+    net, X, Y = mutant_case(mutant)
+    for impl in ("vectorized", "loop"):
+        report = check_network(net, X, Y, impl=impl)
+        assert report.ok, str(report)
+
+
+def test_mismatch_line_names_equation_layer_element_and_values():
+    net = Network.random([3, 4, 2], "tanh", seed=0)
+    X, Y = _data(net, 3, 0)
+
+    def wrong(net, X, Y):
+        g = vectorized.backprop(net, X, Y)
+        dW = [w.copy() for w in g.dW]
+        dW[1][1, 2] += 1e-3
+        return Gradients(g.delta, dW, g.db)
+
+    report = check_network(net, X, Y, impl=wrong)
+    (bad,) = report.mismatches
+    assert str(bad).startswith("BP4 dW[1][j=1, i=2]: analytic=")
+    assert "Mismatched elements: 1 / " in str(report)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_elements_at_a_kink_are_skipped_not_failed(activation):
+    # z[0][0, :] is exactly 0 for every example: the first unit sits on the kink.
+    W1 = np.array([[0.0, 0.0], [1.0, -0.5], [0.3, 0.8]])
+    b1 = np.array([[0.0], [0.1], [-0.2]])
+    net = Network([W1, np.array([[0.5, -1.0, 0.7]])], [b1, np.array([[0.1]])],
+                  [activation, "identity"], "quadratic")
+    X = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]])
+    Y = np.array([[0.2, -0.1, 0.4]])
+    report = check_network(net, X, Y)
+    assert report.ok, str(report)
+    assert report.skipped > 0 and "not differentiable here" in str(report)
+    skipped = {e.where() for b in report.blocks for e in b.skipped}
+    assert "BP2 delta[0][j=0, x=0]" in skipped and "BP4 dW[0][j=0, i=1]" in skipped
+    # Elements that do not touch the kink are still checked.
+    assert "BP4 dW[0][j=1, i=0]" not in skipped
+
+
+def test_a_wrong_relu_derivative_away_from_the_kink_is_still_caught():
+    mutant = next(m for m in MUTANTS if m.name.startswith("relu'"))
+    net, X, Y = mutant_case(mutant)
+    assert not check_network(net, X, Y, impl=mutant.impl).ok
+
+
+@pytest.mark.parametrize("method", ["central", "richardson", "complex_step"])
+def test_every_method_passes_correct_gradients_and_catches_a_gross_bug(method):
+    mutant = next(m for m in MUTANTS if m.name == "BP4: missing 1/m")
+    net, X, Y = mutant_case(mutant)
+    assert check_network(net, X, Y, method=method).ok
+    assert not check_network(net, X, Y, impl=mutant.impl, method=method).ok
+
+
+def test_gradcheck_passes_a_correct_gradient_and_catches_one_in_a_billion():
+    A = np.random.default_rng(0).normal(size=(3, 3))
+
+    def f(p):
+        return np.sum(np.tanh(A @ p[0]) ** 2) + np.sum(p[1] ** 3)
+
+    def grad(p):
+        t = np.tanh(A @ p[0])
+        return [A.T @ (2 * t * (1 - t**2)), 3 * p[1] ** 2]
+
+    params = [np.random.default_rng(1).normal(size=(3, 2)), np.linspace(-1, 2, 4)]
+    report = gradcheck(f, grad, params)
+    assert report.ok and report.checked == 10 and report.method == "complex_step", str(report)
+
+    def off(p):
+        g = grad(p)
+        g[1] = g[1].copy()
+        g[1][3] *= 1 + 1e-9
+        return g
+
+    report = gradcheck(f, off, params)
+    assert not report.ok
+    assert [e.where() for e in report.mismatches] == ["grad params[1][i0=3]"]
+
+
+def test_gradcheck_detects_a_function_that_is_not_complex_safe_and_falls_back():
+    def f(p):
+        return np.sum(np.abs(p[0]) ** 3)  # abs drops Im: complex step would read 0
+
+    def grad(p):
+        return [3 * p[0] * np.abs(p[0])]
+
+    report = gradcheck(f, grad, [np.array([1.0, -2.0, 0.5])])
+    assert report.ok, str(report)
+    assert report.method == "richardson" and "complex step unusable" in report.method_reason
