@@ -30,6 +30,10 @@ class Activation:
     kinks lists the points where sigma is not differentiable (relu: 0.0); the
     checker skips elements whose value depends on a z at, or within the
     finite-difference step of, a kink.
+
+    curvature bounds |sigma''(z)| / |sigma'(z)| (tanh: 2, sigmoid and softplus:
+    1, piecewise-linear: 0). The checker's error model uses it to bound how much
+    a rounding error in z moves sigma'(z); the tests verify it for every entry.
     """
 
     name: str
@@ -38,6 +42,7 @@ class Activation:
     kinks: tuple[float, ...] = ()
     elementwise: bool = True
     output_only: bool = False
+    curvature: float = 2.0
 
     def backward(self, z: Array, g: Array) -> Array:
         """Vector-Jacobian product J_sigma(z)^T g, column by column: the ⊙ of BP1/BP2.
@@ -147,12 +152,12 @@ def _softmax_jacobian(z: Array) -> Array:
 ACTIVATIONS: dict[str, Activation] = {
     act.name: act
     for act in (
-        Activation("sigmoid", _sigmoid, _sigmoid_prime),
-        Activation("tanh", np.tanh, _tanh_prime),
-        Activation("relu", _relu, _relu_prime, kinks=(0.0,)),
-        Activation("leaky_relu", _leaky_relu, _leaky_relu_prime, kinks=(0.0,)),
-        Activation("softplus", _softplus, _sigmoid),
-        Activation("identity", _identity, _ones),
+        Activation("sigmoid", _sigmoid, _sigmoid_prime, curvature=1.0),
+        Activation("tanh", np.tanh, _tanh_prime, curvature=2.0),
+        Activation("relu", _relu, _relu_prime, kinks=(0.0,), curvature=0.0),
+        Activation("leaky_relu", _leaky_relu, _leaky_relu_prime, kinks=(0.0,), curvature=0.0),
+        Activation("softplus", _softplus, _sigmoid, curvature=1.0),
+        Activation("identity", _identity, _ones, curvature=0.0),
         Activation(
             "softmax", _softmax, _softmax_jacobian, elementwise=False, output_only=True
         ),

@@ -11,22 +11,24 @@ one batched pass; every numerical derivative is still a difference (or imaginary
 part) of genuinely perturbed costs, never derived from a numerical delta via BP3/BP4.
 
 Error model (tolerance per element k):
-  tol_k = gamma(dtype) * s_k + gamma(float64) * s_k + numeric_k
-where s_k is the same derivative computed with absolute values everywhere
-(|W|, |sigma'(z)| + 4u, |a| + |y|, ...): the sum of the magnitudes of every term
-that rounding can touch, so a cancellation-prone element gets a wide tolerance and a
-well-conditioned one a tight one, whatever its size. gamma(dtype) = u * K with u the
-unit roundoff of the dtype and K = sum of layer widths + 4(L + 1) + m, the length of
-the longest chain of roundings (dot products, activations, the batch mean) that reaches
-an element. The first term bounds the analytic gradient's own round-off (float32
-networks are judged by float32 rounding), the second the numerical reference's, which
-is always computed in float64 (complex128). numeric_k is zero for complex step; for
-finite differences it is the truncation estimated by step halving plus the
-round-off of the cost values divided by the step.
+  tol_k = 2 (u + u64) E_k + numeric_k
+where E_k is a first-order bound, in units of the unit roundoff, on the rounding
+error of any correct computation of element k, propagated through the network
+alongside the gradient itself: each dot product of length n contributes (n + 1)
+times the sum of its absolute terms, each product and activation a few ulps, each
+sigma' also curvature * (error of z) of itself and curvature * 4 |a| absolute (a
+derivative computed from a cached activation, 1 - a^2, is only that good), and errors of z,
+a, delta carry forward and backward through |W| and |sigma'|. A well-conditioned
+element gets a tolerance of a few dozen ulps of itself, a cancellation-prone one
+a wider one, whatever its magnitude. u is the network's dtype (float32 networks
+are judged by float32 rounding), u64 the float64 numerical reference. The factor 2
+covers the bounds being first-order. numeric_k is 4 * 2^-1022 / h (underflow) for
+complex step; for finite differences it adds 4x the truncation error estimated by
+step halving and the cost's round-off divided by the step.
 
 Kinks: an element is skipped ("not differentiable here") when some z that its
 perturbed evaluation actually moves lies at a kink of its activation, within the step
-of one, or within the rounding radius gamma * (|W| |a| + |b|) of one.
+of one, or within the rounding radius u * E_z of one.
 """
 
 from __future__ import annotations
@@ -52,7 +54,12 @@ TINY = float(np.finfo(np.float64).tiny)
 
 @dataclass
 class _Reference:
-    """The network in float64 with its forward pass and the error-model scales."""
+    """The network in float64, its forward pass, and the error model's scales.
+
+    E_* are first-order error bounds in units of the unit roundoff u: a correct
+    computation of that quantity in a dtype with unit roundoff u is off by at
+    most about u * E.
+    """
 
     net: Network
     W: list[Array]
@@ -61,22 +68,15 @@ class _Reference:
     Y: Array
     z: list[Array]
     a: list[Array]
-    gamma: float
-    gamma64: float
-    r_z: list[Array]
-    s_a: list[Array]
-    s_delta: list[Array]
+    u: float  # unit roundoff of the network's dtype
+    r_z: list[Array]  # rounding radius of z in the network's dtype (for kinks)
+    E_delta: list[Array]
+    E_dW: list[Array]
+    E_db: list[Array]
 
     @property
     def L(self) -> int:
         return len(self.W)
-
-
-# Every registered elementwise activation has |sigma''| <= CURVATURE |sigma'|
-# (tanh: 2|a| sigma'; sigmoid: |1 - 2a| sigma'; softplus: (1 - sigma) sigma'), so
-# an error dz in z moves sigma'(z) by at most CURVATURE |dz| relative.
-# tests/test_activations.py checks the bound for every registry entry.
-CURVATURE = 2.0
 
 
 def _reference(net: Network, X: Array, Y: Array) -> _Reference:
@@ -84,25 +84,60 @@ def _reference(net: Network, X: Array, Y: Array) -> _Reference:
     b = [v.astype(np.float64) for v in net.biases]
     X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
     trace = forward_arrays(W, b, net.sigma, X64)
+    z, a, L, m = trace.z, trace.a, net.L, X.shape[1]
+    absW = [np.abs(W_l) for W_l in W]
+
+    # Forward. A dot product of length n is off by at most (n + 1) u times the
+    # sum of its absolute terms, plus what the errors of its inputs carry.
+    E_z: list[Array] = []
+    E_a: list[Array] = [np.zeros_like(X64)]
+    for l in range(L):
+        terms = absW[l] @ np.abs(a[l]) + np.abs(b[l])
+        E_z.append((W[l].shape[1] + 2) * terms + absW[l] @ E_a[l])
+        E_a.append(_abs_vjp(net.sigma[l], z[l], E_z[l]) + 4 * np.abs(a[l + 1]))
+
+    def E_sigma_prime(l: int) -> Array:
+        # sigma' is off by a few ulps of itself, by |sigma''| (error of z), and,
+        # when computed from a cached activation (1 - a^2, a (1 - a)), by
+        # |d sigma'/da| (error of a) <= curvature * 4 |a| u: absolute, not
+        # relative, which matters where a saturates and sigma' -> 0.
+        d = np.abs(net.sigma[l].sigma_prime(z[l]))
+        return 4 * d + net.sigma[l].curvature * (d * E_z[l] + 4 * np.abs(a[l + 1]))
+
+    # Backward: P is the magnitude of the terms, E their error bound (first order).
+    sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
+    if cost_fn.delta is not None:  # delta^L = a - y
+        P = np.abs(a[L]) + np.abs(Y64)
+        E = E_a[L] + P
+    else:  # delta^L = J^T dC/da; dC/da's error taken as that of a - y (exact for quadratic)
+        g = np.abs(cost_fn.dC_da(a[L], Y64))
+        E_g = 4 * (g + np.abs(a[L]) + np.abs(Y64)) + E_a[L]
+        if sigma_L.elementwise:
+            d = np.abs(sigma_L.sigma_prime(z[L - 1]))
+            P, E = g * d, g * E_sigma_prime(L - 1) + E_g * d + g * d
+        else:
+            P = _abs_vjp(sigma_L, z[L - 1], g)
+            E = 4 * P + _abs_vjp(sigma_L, z[L - 1], E_g) + P * E_z[L - 1]
+    # The numerical reference differentiates the summed cost: its rounding grows
+    # with the n_L terms of the sum (all of them move under softmax).
+    n_L = a[L].shape[0]
+    E = E + (n_L + 4) * (P + np.abs(a[L]) * np.sum(np.abs(Y64), axis=0, keepdims=True))
+    P_delta, E_delta = [P] * L, [E] * L
+    for l in range(L - 2, -1, -1):
+        P_t = absW[l + 1].T @ P_delta[l + 1]
+        E_t = absW[l + 1].T @ E_delta[l + 1] + (W[l + 1].shape[0] + 1) * P_t
+        d = np.abs(net.sigma[l].sigma_prime(z[l]))
+        P_delta[l] = P_t * d
+        E_delta[l] = E_t * d + P_t * E_sigma_prime(l) + P_delta[l]
+    E_dW = [(E_delta[l] @ np.abs(a[l]).T + P_delta[l] @ E_a[l].T) / m
+            + (m + 2) * P_delta[l] @ np.abs(a[l]).T / m for l in range(L)]
+    E_db = [(E_delta[l] + (m + 1) * P_delta[l]).mean(axis=1, keepdims=True) for l in range(L)]
     u = float(np.finfo(net.dtype).eps) / 2
-    K = sum(net.sizes) + 4 * (net.L + 1) + X.shape[1]
-    gamma = u * K
-    # zabs[l]: the sum of the absolute terms of z[l]; a dot product of length n
-    # is off by at most about n u times it, so gamma * zabs bounds the forward
-    # error of z, and r_z is the rounding radius used for kinks.
-    zabs = [np.abs(W_l) @ np.abs(a_l) + np.abs(b_l)
-            for W_l, b_l, a_l in zip(W, b, trace.a, strict=False)]
-    # s_a[l]: error scale of a[l]: its magnitude plus what the error of z moves it by.
-    s_a = [np.abs(X64)] + [
-        np.abs(a) + _abs_backward(sigma, z, zabs_l)
-        for sigma, z, a, zabs_l in zip(net.sigma, trace.z, trace.a[1:], zabs, strict=True)
-    ]
-    return _Reference(net, W, b, X64, Y64, trace.z, trace.a, gamma, U64 * K,
-                      [gamma * z for z in zabs], s_a,
-                      _abs_deltas(net, W, trace.z, s_a, zabs, Y64, u))
+    return _Reference(net, W, b, X64, Y64, z, a, u, [u * e for e in E_z],
+                      E_delta, E_dW, E_db)
 
 
-def _abs_backward(sigma: Activation, z: Array, g: Array) -> Array:
+def _abs_vjp(sigma: Activation, z: Array, g: Array) -> Array:
     """The magnitude of every term of the vjp J_sigma(z)^T g, for g >= 0.
 
     Elementwise: |sigma'(z)| g. Otherwise (softmax) the terms of
@@ -113,34 +148,6 @@ def _abs_backward(sigma: Activation, z: Array, g: Array) -> Array:
         return np.abs(sigma.sigma_prime(z)) * g
     a = np.abs(sigma.sigma(z))
     return a * (g + np.sum(a * g, axis=-2, keepdims=True))
-
-
-def _abs_deltas(net: Network, W: list[Array], z: list[Array], s_a: list[Array],
-                zabs: list[Array], Y: Array, u: float) -> list[Array]:
-    """Backprop with absolute values: the error scale s of every delta element.
-
-    Each sigma' factor becomes |sigma'| (1 + CURVATURE zabs) + 4u: its size, the
-    change an error of z makes to it, and the few ulps of absolute error of a
-    derivative computed from a cached activation (1 - a^2 when a rounds to 1).
-    """
-    L = len(W)
-
-    def sigma_prime_scale(l: int, g: Array) -> Array:
-        sigma = net.sigma[l]
-        if sigma.elementwise:
-            return g * (np.abs(sigma.sigma_prime(z[l])) * (1 + CURVATURE * zabs[l]) + 4 * u)
-        return _abs_backward(sigma, z[l], g) * (1 + CURVATURE * zabs[l]) + 4 * u * g
-
-    s: list[Array] = [z[0]] * L
-    magnitude = s_a[L] + np.abs(Y)
-    if net.cost_fn.delta is None:
-        dC_da = net.cost_fn.dC_da(net.sigma[L - 1].sigma(z[L - 1]), Y)
-        s[L - 1] = sigma_prime_scale(L - 1, np.abs(dC_da) + magnitude)
-    else:
-        s[L - 1] = magnitude
-    for l in range(L - 2, -1, -1):
-        s[l] = sigma_prime_scale(l, np.abs(W[l + 1]).T @ s[l + 1])
-    return s
 
 
 def _onward(ref: _Reference, l: int, dZ: Array, method: Method) -> tuple[Array, Array]:
@@ -215,52 +222,99 @@ def _numeric(ref: _Reference, l: int, targets: Callable[[Array], tuple[Array, Ar
     return d, err, kinked
 
 
-def _layer_blocks(ref: _Reference, g: Gradients, l: int, method: Method) -> list[Block]:
-    """Compare delta[l] (BP1 or BP2), db[l] (BP3) and dW[l] (BP4) with their numerics."""
+@dataclass(frozen=True)
+class _Target:
+    """One gradient array of layer l and how a unit change of each element moves z[l]."""
+
+    equation: str
+    name: str
+    analytic: Array  # the array under test, shape `shape`
+    scale: Array  # s: the error model's scale, same shape
+    per_example: bool  # delta: each column is its own cost C_x
+    index_names: tuple[str, ...]
+    values: Array  # the perturbed quantity (z, b or W), for the finite-difference step
+    moves: Callable[[Array], Array]  # (K, *shape) unit changes -> (K, n_l, m) changes of z[l]
+
+
+def _gamma(ref: _Reference) -> float:
+    """Tolerance per unit of E: the analytic side in its dtype plus the float64
+    numerical reference, with a factor 2 for the bounds being first-order."""
+    return 2 * (ref.u + U64)
+
+
+def _targets(ref: _Reference, g: Gradients, l: int) -> list[_Target]:
+    """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4): z[l] = W[l] a[l] + b[l]."""
+    m = ref.z[l].shape[1]
+    return [
+        _Target("BP1" if l == ref.L - 1 else "BP2", f"delta[{l}]", g.delta[l],
+                ref.E_delta[l], True, ("j", "x"), ref.z[l], lambda U: U),
+        _Target("BP3", f"db[{l}]", g.db[l], ref.E_db[l], False, ("j", "0"),
+                ref.b[l], lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
+        _Target("BP4", f"dW[{l}]", g.dW[l], ref.E_dW[l], False, ("j", "i"),
+                ref.W[l], lambda U: U @ ref.a[l]),
+    ]
+
+
+def _elementwise(ref: _Reference, l: int, t: _Target, method: Method) -> Block:
+    """Perturb every element of the array on its own: the full, localising check."""
+    shape = t.analytic.shape
     n, m = ref.z[l].shape
-    n_prev = ref.a[l].shape[0]
     h0 = method.step(U64)
-    gamma = ref.gamma + ref.gamma64
+    flat = t.values.reshape(-1)
 
-    def scaled(values: Array) -> Array:
-        return np.full(values.shape, h0) if method.complex_step else h0 * np.maximum(
-            1.0, np.abs(values))
+    def targets(ks: Array) -> tuple[Array, Array]:
+        h = np.full(len(ks), h0) if method.complex_step else h0 * np.maximum(
+            1.0, np.abs(flat[ks]))
+        unit = np.zeros((len(ks), *shape))
+        unit.reshape(len(ks), -1)[np.arange(len(ks)), ks] = 1.0
+        return t.moves(unit) * h[:, None, None], h
 
-    def delta_targets(js: Array) -> tuple[Array, Array]:
-        h = scaled(ref.z[l][js])
-        dZ = np.zeros((len(js), n, m))
-        dZ[np.arange(len(js)), js, :] = h
-        return dZ, h
+    if t.per_example:
+        # One perturbation per row j moves z[l][j, x] for every column x at once;
+        # the columns are independent examples, so this is n perturbations, not n m.
+        def rows(js: Array) -> tuple[Array, Array]:
+            h = np.full((len(js), m), h0) if method.complex_step else h0 * np.maximum(
+                1.0, np.abs(t.values[js]))
+            dZ = np.zeros((len(js), n, m))
+            dZ[np.arange(len(js)), js, :] = h
+            return dZ, h
 
-    def b_targets(js: Array) -> tuple[Array, Array]:
-        h = scaled(ref.b[l][js, 0])
-        dZ = np.zeros((len(js), n, m))
-        dZ[np.arange(len(js)), js, :] = h[:, None]
-        return dZ, h
+        d, err, kinked = _numeric(ref, l, rows, n, method, per_example=True)
+    else:
+        d, err, kinked = _numeric(ref, l, targets, t.analytic.size, method, per_example=False)
+    return compare(t.equation, t.name, l, method.name, t.analytic, d.reshape(shape),
+                   _gamma(ref) * t.scale + err.reshape(shape), kinked.reshape(shape),
+                   t.index_names)
 
-    def W_targets(ks: Array) -> tuple[Array, Array]:
-        j, i = np.divmod(ks, n_prev)
-        h = scaled(ref.W[l][j, i])
-        dZ = np.zeros((len(ks), n, m))
-        dZ[np.arange(len(ks)), j, :] = h[:, None] * ref.a[l][i, :]
-        return dZ, h
 
-    s = ref.s_delta[l]
-    blocks = []
-    d, err, kinked = _numeric(ref, l, delta_targets, n, method, per_example=True)
-    equation = "BP1" if l == ref.L - 1 else "BP2"
-    blocks.append(compare(equation, f"delta[{l}]", l, method.name, g.delta[l], d,
-                          gamma * s + err, kinked, ("j", "x")))
-    d, err, kinked = _numeric(ref, l, b_targets, n, method, per_example=False)
-    blocks.append(compare("BP3", f"db[{l}]", l, method.name, g.db[l], d[:, None],
-                          (gamma * s.mean(axis=1) + err)[:, None], kinked[:, None],
-                          ("j", "0")))
-    d, err, kinked = _numeric(ref, l, W_targets, n * n_prev, method, per_example=False)
-    s_W = (s @ ref.s_a[l].T / m).reshape(-1)
-    blocks.append(compare("BP4", f"dW[{l}]", l, method.name, g.dW[l],
-                          d.reshape(n, n_prev), (gamma * s_W + err).reshape(n, n_prev),
-                          kinked.reshape(n, n_prev), ("j", "i")))
-    return blocks
+def _directional(ref: _Reference, l: int, t: _Target, method: Method, k: int,
+                 rng: np.random.Generator) -> Block | None:
+    """Compare <g, u> with the numerical directional derivative for k random u.
+
+    Returns None when a direction disagrees or crosses a kink: the caller then
+    localises with the element-wise check. The tolerance is the error model
+    applied to the projection: (2 (u + u64) + N u64) <E, |u|> + numeric error,
+    the N u64 covering the rounding of the N-term sum <g, u> itself.
+    """
+    shape = t.analytic.shape
+    U = rng.standard_normal((k, *shape))
+    h0 = method.step(U64)
+    h_scale = 1.0 if method.complex_step else max(1.0, float(np.max(np.abs(t.values))))
+    dZ = t.moves(U)
+
+    def targets(ks: Array) -> tuple[Array, Array]:
+        h = np.full((len(ks), shape[1]) if t.per_example else len(ks), h0 * h_scale)
+        return dZ[ks] * h0 * h_scale, h
+
+    d, err, kinked = _numeric(ref, l, targets, k, method, per_example=t.per_example)
+    axes = (1,) if t.per_example else (1, 2)
+    analytic = np.sum(t.analytic * U, axis=axes)
+    scale = np.sum(t.scale * np.abs(U), axis=axes)
+    gamma = _gamma(ref) + t.analytic.size * U64
+    block = compare(t.equation, f"{t.name}·u", l, f"{method.name}/dir", analytic, d,
+                    gamma * scale + err, np.zeros(d.shape, dtype=bool),
+                    ("u", "x") if t.per_example else ("u",))
+    return block if block.ok and not np.any(kinked) else None
 
 
 def _complex_safe(ref: _Reference) -> tuple[bool, str]:
@@ -283,9 +337,9 @@ def _complex_safe(ref: _Reference) -> tuple[bool, str]:
     h = RICHARDSON.step(U64)
     C_r, kinked_r = _onward(ref, 0, dZ * h, RICHARDSON)
     rich, trunc = combine(RICHARDSON, C_r, h)
-    scale = np.sum(np.abs(dZ[0]) * ref.s_delta[0], axis=0)
+    scale = np.sum(np.abs(dZ[0]) * ref.E_delta[0], axis=0)
     noise = 16 * U64 * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]), axis=0)
-    tol = 4 * trunc + noise * RICHARDSON.weight_sum / h + 2 * ref.gamma64 * scale
+    tol = 4 * trunc + noise * RICHARDSON.weight_sum / h + _gamma(ref) * scale
     bad = (np.abs(cs - rich) > tol) & ~kinked & ~kinked_r
     if np.any(bad):
         x = int(np.argmax(bad[0]))
@@ -350,7 +404,8 @@ def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
 
 
 def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", *,
-                  method: str = "auto") -> Report:
+                  method: str = "auto", directions: int | None = None,
+                  seed: int = 0) -> Report:
     """Check delta, dW and db of every layer of `impl` against numerical derivatives.
 
     impl: "vectorized", "loop", or a callable (net, X, Y) -> Gradients (your own
@@ -359,6 +414,11 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     Each mismatch is reported under its equation: BP1 (delta of the output
     layer), BP2 (delta of the others), BP3 (db), BP4 (dW). The tolerance of each
     element comes from the error model in this module's docstring.
+
+    directions: fast mode for large networks. Each array is checked along
+    `directions` seeded random directions u (numerical directional derivative
+    against <g, u>) instead of element by element; an array whose check fails
+    is then checked element-wise, so failures are localised as usual.
 
     Nothing passed in is modified: the implementation receives copies.
     Raises TypeError/ValueError for bad arguments or a malformed result of impl.
@@ -371,19 +431,26 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
     ref = _reference(net, X, Y)
     chosen, reason = _choose_method(ref, method)
-    blocks = [b for l in range(net.L - 1, -1, -1) for b in _layer_blocks(ref, g, l, chosen)]
+    if directions is not None and (isinstance(directions, bool) or not isinstance(
+            directions, int) or directions < 1):
+        raise ValueError(f"directions must be a positive integer or None, got {directions!r}")
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for l in range(net.L - 1, -1, -1):
+        for target in _targets(ref, g, l):
+            block = None
+            if directions is not None:
+                block = _directional(ref, l, target, chosen, directions, rng)
+            blocks.append(block or _elementwise(ref, l, target, chosen))
     return Report(blocks, chosen.name, reason, title=f"check_network({name}) {net!r}")
 
 
 def error_scales(net: Network, X: Any, Y: Any) -> tuple[Gradients, float]:
-    """The error model's scales s (abs-value backprop) for delta, dW, db, and gamma.
+    """The error model's bounds E for delta, dW and db, in units of the returned u.
 
-    Any two correct computations of the gradients in the network's dtype
-    differ by at most about 2 gamma s, element by element.
+    A correct computation of the gradients in the network's dtype (unit
+    roundoff u) is off by at most about u * E, element by element.
     """
     X, Y = check_XY(net, X, Y)
     ref = _reference(net, X, Y)
-    m = X.shape[1]
-    s = ref.s_delta
-    return Gradients(delta=s, dW=[s[l] @ ref.s_a[l].T / m for l in range(net.L)],
-                     db=[d.mean(axis=1, keepdims=True) for d in s]), ref.gamma
+    return Gradients(delta=ref.E_delta, dW=ref.E_dW, db=ref.E_db), ref.u

@@ -29,19 +29,19 @@ def test_delta_dW_db_match_numeric_for_random_networks(impl, data, net):
 @given(data=st.data(), net=networks())
 def test_loop_matches_vectorized(data, net):
     X, Y = data.draw(batches(net))
-    """Equal up to rounding: |loop - vectorized| <= 2 gamma s, the error model's bound.
+    """Equal up to rounding: |loop - vectorized| <= u E, the error model's bound.
 
-    s is the gradient computed with absolute values (the size of every term that
-    rounding touches); gamma ~ 1e-14 in float64, so this is 1e-14 relative
-    wherever no cancellation occurs.
+    E bounds the rounding error of any correct computation of each element (in
+    units of u = 2^-53); it is a few dozen ulps of the element wherever no
+    cancellation occurs.
     """
     g_loop, g_vec = loop.backprop(net, X, Y), vectorized.backprop(net, X, Y)
-    scales, gamma = error_scales(net, X, Y)
+    bounds, u = error_scales(net, X, Y)
     for field in ("delta", "dW", "db"):
-        arrays = zip(getattr(g_loop, field), getattr(g_vec, field), getattr(scales, field),
+        arrays = zip(getattr(g_loop, field), getattr(g_vec, field), getattr(bounds, field),
                      strict=True)
-        for l, (p, q, s) in enumerate(arrays):
-            np.testing.assert_array_less(np.abs(p - q), 2 * gamma * s + 1e-300,
+        for l, (p, q, E) in enumerate(arrays):
+            np.testing.assert_array_less(np.abs(p - q), 2 * u * E + 1e-300,
                                          err_msg=f"{field}[{l}]: loop != vectorized")
 
 

@@ -121,3 +121,22 @@ def test_gradcheck_detects_a_function_that_is_not_complex_safe_and_falls_back():
     report = gradcheck(f, grad, [np.array([1.0, -2.0, 0.5])])
     assert report.ok, str(report)
     assert report.method == "richardson" and "complex step unusable" in report.method_reason
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_directional_mode_gives_the_same_verdict_and_localises(mutant):
+    net, X, Y = mutant_case(mutant)
+    fast = check_network(net, X, Y, impl=mutant.impl, directions=3)
+    full = check_network(net, X, Y, impl=mutant.impl)
+    assert not fast.ok and first_failure(fast) == first_failure(full), str(fast)
+    assert fast.mismatches[0].where() in {e.where() for e in full.mismatches}
+    assert check_network(net, X, Y, directions=3).ok
+
+
+def test_directional_mode_compares_projections_when_all_is_well():
+    net = Network.random([6, 5, 4, 3], "tanh", seed=3)
+    X, Y = _data(net, 4, 3)
+    report = check_network(net, X, Y, directions=2)
+    assert report.ok, str(report)
+    assert all(b.method == "complex_step/dir" and b.name.endswith("·u") for b in report.blocks)
+    assert report.checked == 3 * (2 * 4 + 2 + 2)  # per layer: delta (u, x), db (u), dW (u)
