@@ -22,7 +22,8 @@ a, delta carry forward and backward through |W| and |sigma'|. A well-conditioned
 element gets a tolerance of a few dozen ulps of itself, a cancellation-prone one
 a wider one, whatever its magnitude. u is the network's dtype (float32 networks
 are judged by float32 rounding), u64 the float64 numerical reference. The factor 2
-covers the bounds being first-order. numeric_k is 4 * 2^-1022 / h (underflow) for
+covers the bounds being first-order; 16 times the dtype's smallest normal number is
+added for underflow of the analytic side. numeric_k is 4 * 2^-1022 / h (underflow) for
 complex step; for finite differences it adds 4x the truncation error estimated by
 step halving and the cost's round-off divided by the step.
 
@@ -69,6 +70,7 @@ class _Reference:
     z: list[Array]
     a: list[Array]
     u: float  # unit roundoff of the network's dtype
+    floor: float  # underflow: results below the dtype's smallest normal lose their digits
     r_z: list[Array]  # rounding radius of z in the network's dtype (for kinks)
     E_delta: list[Array]
     E_dW: list[Array]
@@ -133,7 +135,8 @@ def _reference(net: Network, X: Array, Y: Array) -> _Reference:
             + (m + 2) * P_delta[l] @ np.abs(a[l]).T / m for l in range(L)]
     E_db = [(E_delta[l] + (m + 1) * P_delta[l]).mean(axis=1, keepdims=True) for l in range(L)]
     u = float(np.finfo(net.dtype).eps) / 2
-    return _Reference(net, W, b, X64, Y64, z, a, u, [u * e for e in E_z],
+    floor = 16 * float(np.finfo(net.dtype).tiny)
+    return _Reference(net, W, b, X64, Y64, z, a, u, floor, [u * e for e in E_z],
                       E_delta, E_dW, E_db)
 
 
@@ -283,7 +286,7 @@ def _elementwise(ref: _Reference, l: int, t: _Target, method: Method) -> Block:
     else:
         d, err, kinked = _numeric(ref, l, targets, t.analytic.size, method, per_example=False)
     return compare(t.equation, t.name, l, method.name, t.analytic, d.reshape(shape),
-                   _gamma(ref) * t.scale + err.reshape(shape), kinked.reshape(shape),
+                   _gamma(ref) * t.scale + err.reshape(shape) + ref.floor, kinked.reshape(shape),
                    t.index_names)
 
 
@@ -312,7 +315,7 @@ def _directional(ref: _Reference, l: int, t: _Target, method: Method, k: int,
     scale = np.sum(t.scale * np.abs(U), axis=axes)
     gamma = _gamma(ref) + t.analytic.size * U64
     block = compare(t.equation, f"{t.name}·u", l, f"{method.name}/dir", analytic, d,
-                    gamma * scale + err, np.zeros(d.shape, dtype=bool),
+                    gamma * scale + err + ref.floor, np.zeros(d.shape, dtype=bool),
                     ("u", "x") if t.per_example else ("u",))
     return block if block.ok and not np.any(kinked) else None
 

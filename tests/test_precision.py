@@ -1,0 +1,57 @@
+"""The checker's two numbers: the smallest planted error it catches, and zero false alarms."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backprop import Gradients, vectorized
+from checks import check_network
+from checks.calibrate import FIELDS, pick_element, plant, random_case, skipped_elements
+from checks.network import U64, error_scales
+from checks.strategies import batches, networks
+
+CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
+
+
+@settings(max_examples=10_000 if CI else 300)
+@given(data=st.data(), net=networks(dtypes=(np.float64, np.float32), max_scale=3.0))
+def test_no_false_alarms_on_correct_gradients(data, net):
+    X, Y = data.draw(batches(net))
+    report = check_network(net, X, Y)
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize(("dtype", "rel"), [(np.float64, 1e-9), (np.float32, 1e-3)])
+def test_a_single_planted_relative_error_is_caught_and_localised(dtype, rel):
+    """Plant (1 + rel) in one element >= 1 % of its array's largest.
+
+    Caught wherever the error model allows it: where the element's own rounding
+    bound 2 (u + u64) E is below rel |g| / 2. The test also requires that this
+    covers at least 85 % of the planted elements, so it cannot pass vacuously.
+    """
+    rng = np.random.default_rng(7)
+    planted = resolvable = 0
+    for _ in range(200 if CI else 40):
+        net, X, Y = random_case(rng, dtype)
+        g = vectorized.backprop(net, X, Y)
+        report = check_network(net, X, Y, impl=lambda *_, g=g: g)
+        E, u = error_scales(net, X, Y)
+        bound = Gradients(**{f: [2 * (u + U64) * e for e in getattr(E, f)] for f in FIELDS})
+        choice = pick_element(rng, g, skipped_elements(report.blocks), bound)
+        if choice is None:
+            continue
+        field, l, index = choice
+        planted += 1
+        value = abs(float(getattr(g, field)[l][index]))
+        if getattr(bound, field)[l][index] > rel * value / 2:
+            continue
+        resolvable += 1
+        bad = plant(g, field, l, index, rel)
+        report = check_network(net, X, Y, impl=lambda *_, b=bad: b)
+        assert not report.ok, f"missed {rel:g} in {field}[{l}]{index} of {net!r}"
+        assert [e.index for e in report.mismatches] == [index if field != "db" else
+                                                        (index[0], 0)]
+    assert resolvable >= 0.85 * planted, (resolvable, planted)
