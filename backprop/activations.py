@@ -103,27 +103,32 @@ def _leaky_relu_prime(z: Array) -> Array:
     return np.where(np.real(z) > 0, 1.0, LEAKY_SLOPE).astype(z.real.dtype)
 
 
-def _log1p(w: Array) -> Array:
-    """ln(1 + w), accurate for small |w| also for complex w.
-
-    numpy's complex log1p computes log(1 + w) and loses the real part once
-    |w| < 1e-8 or so, which would spoil complex-step derivatives through
-    softplus. Kahan's trick: with u = fl(1 + w), log(u) * w / (u - 1) is exact
-    to rounding, and it is an analytic expression, so it stays complex-safe.
-    """
-    if not np.iscomplexobj(w):
-        return np.log1p(w)
-    u = 1.0 + w
-    d = u - 1.0
-    exact = np.real(d) == 0  # |w| below rounding of 1: ln(1 + w) = w to within u
-    return np.where(exact, w, np.log(u) * w / np.where(exact, 1.0, d))
-
-
 def _softplus(z: Array) -> Array:
     # ln(1 + e^z) = max(z, 0) + ln(1 + e^{-|z|}), written with the real-part
     # branch so it is complex-safe and never overflows.
-    pos = _real_nonneg(z)
-    return np.where(pos, z, 0.0 * z) + _log1p(np.exp(np.where(pos, -z, z)))
+    if np.iscomplexobj(z):
+        return _softplus_complex(z)
+    pos = z >= 0
+    return np.where(pos, z, 0.0) + np.log1p(np.exp(np.where(pos, -z, z)))
+
+
+def _softplus_complex(z: Array) -> Array:
+    """The same formula for z = x + iy, in real arithmetic (the checker's hot loop).
+
+    s = -|x| -+ iy and w = e^s = e^{-|x|} (cos + i sin)(Im s), exactly. Then
+    ln(1 + w) = ln|1 + w| + i arg(1 + w) with ln|1 + w| = log1p(Re w) + O(Im(w)^2):
+    exact to rounding for the Im ~ 1e-20 of a complex step. (numpy's complex
+    log1p computes log(1 + w) and loses the real part once |w| < 1e-8, which
+    would spoil every later layer's complex-step derivative.)
+    """
+    x, y = np.real(z), np.imag(z)
+    pos = x >= 0
+    s_im = np.where(pos, -y, y)
+    e = np.exp(np.where(pos, -x, x))
+    w_re, w_im = e * np.cos(s_im), e * np.sin(s_im)
+    out = np.where(pos, x, 0.0) + np.log1p(w_re) + 1j * (
+        np.where(pos, y, 0.0) + np.arctan2(w_im, 1.0 + w_re))
+    return out
 
 
 def _identity(z: Array) -> Array:

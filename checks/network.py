@@ -43,13 +43,17 @@ import numpy as np
 from backprop import Gradients, Network, loop, vectorized
 from backprop._types import Array
 from backprop.activations import Activation
-from backprop.network import check_XY, forward_arrays, per_example_cost
+from backprop.network import check_XY, forward_arrays
 from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, Method, combine
 from checks.report import Block, Report, compare
 
 Impl = Callable[[Network, Array, Array], Gradients]
 U64 = float(np.finfo(np.float64).eps) / 2
 CHUNK_BYTES = 32 * 2**20
+# Exploit the row structure of single-element perturbations (see _onward). False
+# runs every perturbation densely through the whole network: the simple path the
+# tests compare the fast one against.
+STRUCTURED = True
 TINY = float(np.finfo(np.float64).tiny)
 
 
@@ -81,7 +85,7 @@ class _Reference:
         return len(self.W)
 
 
-def _reference(net: Network, X: Array, Y: Array) -> _Reference:
+def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Reference:
     W = [w.astype(np.float64) for w in net.weights]
     b = [v.astype(np.float64) for v in net.biases]
     X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
@@ -104,7 +108,8 @@ def _reference(net: Network, X: Array, Y: Array) -> _Reference:
         # |d sigma'/da| (error of a) <= curvature * 4 |a| u: absolute, not
         # relative, which matters where a saturates and sigma' -> 0.
         d = np.abs(net.sigma[l].sigma_prime(z[l]))
-        return 4 * d + net.sigma[l].curvature * (d * E_z[l] + 4 * np.abs(a[l + 1]))
+        cached_error = 4 * np.abs(a[l + 1]) if cached else 0.0
+        return 4 * d + net.sigma[l].curvature * (d * E_z[l] + cached_error)
 
     # Backward: P is the magnitude of the terms, E their error bound (first order).
     sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
@@ -121,9 +126,12 @@ def _reference(net: Network, X: Array, Y: Array) -> _Reference:
             P = _abs_vjp(sigma_L, z[L - 1], g)
             E = 4 * P + _abs_vjp(sigma_L, z[L - 1], E_g) + P * E_z[L - 1]
     # The numerical reference differentiates the summed cost: its rounding grows
-    # with the n_L terms of the sum (all of them move under softmax).
+    # with the n_L terms of the sum. Under softmax every term moves, by up to
+    # a_j sum_k |y_k| (the log-sum-exp), not just the j-th.
     n_L = a[L].shape[0]
-    E = E + (n_L + 4) * (P + np.abs(a[L]) * np.sum(np.abs(Y64), axis=0, keepdims=True))
+    spread = 0.0 if sigma_L.elementwise else np.abs(a[L]) * np.sum(
+        np.abs(Y64), axis=0, keepdims=True)
+    E = E + (n_L + 4) * (P + spread)
     P_delta, E_delta = [P] * L, [E] * L
     for l in range(L - 2, -1, -1):
         P_t = absW[l + 1].T @ P_delta[l + 1]
@@ -153,30 +161,48 @@ def _abs_vjp(sigma: Activation, z: Array, g: Array) -> Array:
     return a * (g + np.sum(a * g, axis=-2, keepdims=True))
 
 
-def _onward(ref: _Reference, l: int, dZ: Array, method: Method) -> tuple[Array, Array]:
-    """Per-example costs with z[l] moved by each offset times dZ, and the kink flags.
+def _onward(ref: _Reference, l: int, rows: Array | None, change: Array,
+            method: Method) -> tuple[Array, Array]:
+    """Per-example costs with z[l] moved by each offset times `change`, and kink flags.
 
-    dZ: (K, n_l, m), one perturbation per k. Returns C: (S, K, m) for the
+    rows None: change is dense, (K, n_l, m), one perturbation of all of z[l] per k.
+    Otherwise change is (K, m): perturbation k moves only row rows[k] of z[l], the
+    case of every single element of delta, b or W (z = W a + b). Then only that
+    row of a[l + 1] moves too, and z[l + 1] = z[l + 1] + W[l + 1][:, j] * (change
+    of a_j): the network is run onward from one row instead of the whole layer,
+    which is what makes the exhaustive check cheap. Returns C: (S, K, m) for the
     method's S offsets, and kinked: (K, m), True where a z that the perturbation
     moves lies at, or within the step or rounding radius of, a kink.
     """
-    offsets = np.asarray(method.offsets)
-    if method.complex_step:
-        z = ref.z[l] + 1j * dZ[None]
-    else:
-        z = ref.z[l] + offsets[:, None, None, None] * dZ[None]
-    kinked = np.zeros(dZ.shape[:1] + dZ.shape[2:], dtype=bool)
     net = ref.net
-    l2 = l
+    offsets = np.asarray(method.offsets)
+    shift = (1j * change[None] if method.complex_step
+             else offsets.reshape(-1, *[1] * change.ndim) * change[None])
+    K, m = change.shape[0], change.shape[-1]
+    kinked = np.zeros((K, m), dtype=bool)
+    if rows is None:
+        z = ref.z[l] + shift
+    elif net.sigma[l].elementwise and l < ref.L - 1:
+        z_row = (ref.z[l][rows] + shift)[..., None, :]  # (S, K, 1, m)
+        if net.sigma[l].kinks:
+            kinked |= _near_kink(net.sigma[l].kinks, z_row, ref.z[l][rows][:, None, :],
+                                 ref.r_z[l][rows][:, None, :], method.complex_step)
+        moved_a = net.sigma[l].sigma(z_row) - ref.a[l + 1][rows][:, None, :]
+        l += 1
+        z = ref.z[l] + ref.W[l][:, rows].T[:, :, None] * moved_a
+    else:
+        z = np.broadcast_to(ref.z[l], (len(shift), K, *ref.z[l].shape)).astype(shift.dtype)
+        z[:, np.arange(K), rows, :] += shift
     while True:
-        if net.sigma[l2].kinks:
-            kinked |= _near_kink(net.sigma[l2].kinks, z, ref.z[l2], ref.r_z[l2],
+        if net.sigma[l].kinks:
+            kinked |= _near_kink(net.sigma[l].kinks, z, ref.z[l], ref.r_z[l],
                                  method.complex_step)
-        a = net.sigma[l2].sigma(z)
-        if l2 == ref.L - 1:
-            return per_example_cost(net.cost_fn, z, a, ref.Y), kinked
-        l2 += 1
-        z = ref.W[l2] @ a + ref.b[l2]
+        if l == ref.L - 1:
+            if net.cost_fn.value_z is not None:  # the stable form needs no a^L
+                return net.cost_fn.value_z(z, ref.Y), kinked
+            return net.cost_fn.value(net.sigma[l].sigma(z), ref.Y), kinked
+        l += 1
+        z = ref.W[l] @ net.sigma[l - 1].sigma(z) + ref.b[l]
 
 
 def _near_kink(kinks: tuple[float, ...], z: Array, base: Array, radius: Array,
@@ -193,14 +219,18 @@ def _near_kink(kinks: tuple[float, ...], z: Array, base: Array, radius: Array,
     return np.any(near & moved, axis=-2)
 
 
-def _numeric(ref: _Reference, l: int, targets: Callable[[Array], tuple[Array, Array]],
-             K: int, method: Method, per_example: bool) -> tuple[Array, Array, Array]:
+Targets = Callable[[Array], tuple[Array | None, Array, Array]]
+
+
+def _numeric(ref: _Reference, l: int, targets: Targets, K: int, method: Method,
+             per_example: bool) -> tuple[Array, Array, Array]:
     """Numerical derivatives of K targets in layer l, in chunks that fit in memory.
 
-    targets(ks) gives, for targets ks, the perturbations of z[l] for one step
-    (len(ks), n_l, m) and the steps h ((len(ks), m) if per_example else (len(ks),)).
-    Returns derivative, numerical error estimate and kink flags, each (K, m)
-    if per_example (the cost C_x of each column) else (K,) (the batch mean C).
+    targets(ks) gives, for targets ks, the rows they move (or None), the change of
+    z[l] for one step (see _onward) and the steps h ((len(ks), m) if per_example
+    else (len(ks),)). Returns derivative, numerical error estimate and kink flags,
+    each (K, m) if per_example (the cost C_x of each column) else (K,) (the batch
+    mean C).
     """
     n, m = ref.z[l].shape
     width = n + sum(W.shape[0] for W in ref.W[l:])
@@ -211,8 +241,8 @@ def _numeric(ref: _Reference, l: int, targets: Callable[[Array], tuple[Array, Ar
     noise = 16 * U64 * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]) + np.abs(ref.Y), axis=0)
     for start in range(0, K, chunk):
         ks = np.arange(start, min(K, start + chunk))
-        dZ, h = targets(ks)
-        C, kink = _onward(ref, l, dZ, method)
+        rows, change, h = targets(ks)
+        C, kink = _onward(ref, l, rows, change, method)
         eps = np.abs(np.real(C[0])) * 16 * U64 + noise
         if not per_example:
             C, eps, kink = C.mean(axis=-1), eps.mean(axis=-1), np.any(kink, axis=-1)
@@ -225,66 +255,74 @@ def _numeric(ref: _Reference, l: int, targets: Callable[[Array], tuple[Array, Ar
     return d, err, kinked
 
 
-@dataclass(frozen=True)
-class _Target:
-    """One gradient array of layer l and how a unit change of each element moves z[l]."""
-
-    equation: str
-    name: str
-    analytic: Array  # the array under test, shape `shape`
-    scale: Array  # s: the error model's scale, same shape
-    per_example: bool  # delta: each column is its own cost C_x
-    index_names: tuple[str, ...]
-    values: Array  # the perturbed quantity (z, b or W), for the finite-difference step
-    moves: Callable[[Array], Array]  # (K, *shape) unit changes -> (K, n_l, m) changes of z[l]
-
-
 def _gamma(ref: _Reference) -> float:
     """Tolerance per unit of E: the analytic side in its dtype plus the float64
     numerical reference, with a factor 2 for the bounds being first-order."""
     return 2 * (ref.u + U64)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """One gradient array of layer l and how its elements move z[l] (z = W a + b)."""
+
+    equation: str
+    name: str
+    analytic: Array  # the array under test
+    scale: Array  # E: the error model's bound, same shape
+    per_example: bool  # delta: each column is its own cost C_x
+    index_names: tuple[str, ...]
+    values: Array  # the perturbed quantity (z, b or W), for the finite-difference step
+    row: Callable[[Array], tuple[Array, Array]]  # k -> (row of z[l], its change per unit)
+    moves: Callable[[Array], Array]  # (K, *shape) directions -> (K, n_l, m) changes of z[l]
+
+
 def _targets(ref: _Reference, g: Gradients, l: int) -> list[_Target]:
-    """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4): z[l] = W[l] a[l] + b[l]."""
-    m = ref.z[l].shape[1]
+    """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4)."""
+    n, m = ref.z[l].shape
+    n_prev = ref.a[l].shape[0]
+
+    def ones(js: Array) -> tuple[Array, Array]:
+        return js, np.ones((len(js), m))
+
+    def weight(ks: Array) -> tuple[Array, Array]:
+        j, i = np.divmod(ks, n_prev)  # W[l][j, i] moves z[l][j, :] by a[l][i, :]
+        return j, ref.a[l][i, :]
+
     return [
         _Target("BP1" if l == ref.L - 1 else "BP2", f"delta[{l}]", g.delta[l],
-                ref.E_delta[l], True, ("j", "x"), ref.z[l], lambda U: U),
+                ref.E_delta[l], True, ("j", "x"), ref.z[l], ones, lambda U: U),
         _Target("BP3", f"db[{l}]", g.db[l], ref.E_db[l], False, ("j", "0"),
-                ref.b[l], lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
+                ref.b[l], ones, lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
         _Target("BP4", f"dW[{l}]", g.dW[l], ref.E_dW[l], False, ("j", "i"),
-                ref.W[l], lambda U: U @ ref.a[l]),
+                ref.W[l], weight, lambda U: U @ ref.a[l]),
     ]
 
 
 def _elementwise(ref: _Reference, l: int, t: _Target, method: Method) -> Block:
-    """Perturb every element of the array on its own: the full, localising check."""
+    """Perturb every element of the array on its own: the full, localising check.
+
+    delta is perturbed a row at a time: moving z[l][j, x] for every column x at
+    once is m independent perturbations, one per example's cost C_x.
+    """
     shape = t.analytic.shape
-    n, m = ref.z[l].shape
     h0 = method.step(U64)
-    flat = t.values.reshape(-1)
+    K = shape[0] if t.per_example else t.analytic.size
+    scale_of = t.values if t.per_example else t.values.reshape(-1, 1)
 
-    def targets(ks: Array) -> tuple[Array, Array]:
-        h = np.full(len(ks), h0) if method.complex_step else h0 * np.maximum(
-            1.0, np.abs(flat[ks]))
-        unit = np.zeros((len(ks), *shape))
-        unit.reshape(len(ks), -1)[np.arange(len(ks)), ks] = 1.0
-        return t.moves(unit) * h[:, None, None], h
+    def targets(ks: Array) -> tuple[Array | None, Array, Array]:
+        rows, unit = t.row(ks)
+        h = np.full((len(ks), scale_of.shape[1]), h0) if method.complex_step else (
+            h0 * np.maximum(1.0, np.abs(scale_of[ks])))
+        change = unit * (h if t.per_example else h[:, :1])
+        if not t.per_example:
+            h = h[:, 0]
+        if STRUCTURED:
+            return rows, change, h
+        dense = np.zeros((len(ks), *ref.z[l].shape))
+        dense[np.arange(len(ks)), rows, :] = change
+        return None, dense, h
 
-    if t.per_example:
-        # One perturbation per row j moves z[l][j, x] for every column x at once;
-        # the columns are independent examples, so this is n perturbations, not n m.
-        def rows(js: Array) -> tuple[Array, Array]:
-            h = np.full((len(js), m), h0) if method.complex_step else h0 * np.maximum(
-                1.0, np.abs(t.values[js]))
-            dZ = np.zeros((len(js), n, m))
-            dZ[np.arange(len(js)), js, :] = h
-            return dZ, h
-
-        d, err, kinked = _numeric(ref, l, rows, n, method, per_example=True)
-    else:
-        d, err, kinked = _numeric(ref, l, targets, t.analytic.size, method, per_example=False)
+    d, err, kinked = _numeric(ref, l, targets, K, method, per_example=t.per_example)
     return compare(t.equation, t.name, l, method.name, t.analytic, d.reshape(shape),
                    _gamma(ref) * t.scale + err.reshape(shape) + ref.floor, kinked.reshape(shape),
                    t.index_names)
@@ -305,9 +343,9 @@ def _directional(ref: _Reference, l: int, t: _Target, method: Method, k: int,
     h_scale = 1.0 if method.complex_step else max(1.0, float(np.max(np.abs(t.values))))
     dZ = t.moves(U)
 
-    def targets(ks: Array) -> tuple[Array, Array]:
+    def targets(ks: Array) -> tuple[None, Array, Array]:
         h = np.full((len(ks), shape[1]) if t.per_example else len(ks), h0 * h_scale)
-        return dZ[ks] * h0 * h_scale, h
+        return None, dZ[ks] * h0 * h_scale, h
 
     d, err, kinked = _numeric(ref, l, targets, k, method, per_example=t.per_example)
     axes = (1,) if t.per_example else (1, 2)
@@ -331,14 +369,14 @@ def _complex_safe(ref: _Reference) -> tuple[bool, str]:
     dZ = rng.standard_normal((1, *ref.z[0].shape))
     try:
         with np.errstate(all="ignore"):
-            C, kinked = _onward(ref, 0, dZ * COMPLEX_STEP.step(U64), COMPLEX_STEP)
+            C, kinked = _onward(ref, 0, None, dZ * COMPLEX_STEP.step(U64), COMPLEX_STEP)
     except (TypeError, ValueError) as exc:
         return False, f"the network raised {type(exc).__name__} on complex input: {exc}"
     if not np.iscomplexobj(C):
         return False, "the cost came back real for complex input"
     cs, _ = combine(COMPLEX_STEP, C, COMPLEX_STEP.step(U64))
     h = RICHARDSON.step(U64)
-    C_r, kinked_r = _onward(ref, 0, dZ * h, RICHARDSON)
+    C_r, kinked_r = _onward(ref, 0, None, dZ * h, RICHARDSON)
     rich, trunc = combine(RICHARDSON, C_r, h)
     scale = np.sum(np.abs(dZ[0]) * ref.E_delta[0], axis=0)
     noise = 16 * U64 * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]), axis=0)
@@ -408,7 +446,7 @@ def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
 
 def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", *,
                   method: str = "auto", directions: int | None = None,
-                  seed: int = 0) -> Report:
+                  seed: int = 0, cached_derivatives: bool = True) -> Report:
     """Check delta, dW and db of every layer of `impl` against numerical derivatives.
 
     impl: "vectorized", "loop", or a callable (net, X, Y) -> Gradients (your own
@@ -421,7 +459,15 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     directions: fast mode for large networks. Each array is checked along
     `directions` seeded random directions u (numerical directional derivative
     against <g, u>) instead of element by element; an array whose check fails
-    is then checked element-wise, so failures are localised as usual.
+    is then checked element-wise, so failures are localised as usual. The
+    projection sums N elements, so its tolerance grows with N: this mode finds
+    gross errors cheaply but does not reach the element-wise sensitivity.
+
+    cached_derivatives: True (default) allows sigma' computed from the cached
+    activation (1 - a^2, a (1 - a)), which is accurate only to a few u absolute:
+    where a unit saturates (sigma' < u) its elements are then checked only to
+    that absolute level. Pass False when impl computes sigma'(z) from z; every
+    element, saturated or not, is then checked to a few ulps of its terms.
 
     Nothing passed in is modified: the implementation receives copies.
     Raises TypeError/ValueError for bad arguments or a malformed result of impl.
@@ -432,7 +478,9 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     fn, name = _implementation(impl)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
-    ref = _reference(net, X, Y)
+    if not isinstance(cached_derivatives, bool):
+        raise TypeError(f"cached_derivatives must be True or False, got {cached_derivatives!r}")
+    ref = _reference(net, X, Y, cached_derivatives)
     chosen, reason = _choose_method(ref, method)
     if directions is not None and (isinstance(directions, bool) or not isinstance(
             directions, int) or directions < 1):

@@ -140,3 +140,56 @@ def test_directional_mode_compares_projections_when_all_is_well():
     assert report.ok, str(report)
     assert all(b.method == "complex_step/dir" and b.name.endswith("·u") for b in report.blocks)
     assert report.checked == 3 * (2 * 4 + 2 + 2)  # per layer: delta (u, x), db (u), dW (u)
+
+
+def test_saturated_units_are_checked_to_full_precision_without_cached_derivatives():
+    # tanh(20 x) with x = 1: sigma' = 1.7e-17, every gradient ~1e-17. A derivative
+    # computed from the cached activation (1 - a^2 = 0) cannot resolve that, so
+    # the default tolerates it; cached_derivatives=False does not.
+    net = Network([np.array([[20.0]])], [np.zeros((1, 1))], "tanh", "quadratic")
+    X, Y = np.ones((1, 1)), np.full((1, 1), 0.5)
+    g = vectorized.backprop(net, X, Y)
+    doubled = Gradients([2 * d for d in g.delta], [2 * w for w in g.dW], [2 * b for b in g.db])
+    assert check_network(net, X, Y, impl="loop", cached_derivatives=False).ok
+    report = check_network(net, X, Y, impl=lambda *_: doubled, cached_derivatives=False)
+    assert not report.ok and first_failure(report) == ("BP1", 0)
+
+
+@pytest.mark.parametrize("mutant", MUTANTS[::3], ids=[m.name for m in MUTANTS[::3]])
+def test_structured_fast_path_gives_the_same_numbers_as_the_simple_one(mutant, monkeypatch):
+    import checks.network
+
+    net, X, Y = mutant_case(mutant)
+    for impl in (mutant.impl, "vectorized"):
+        fast = check_network(net, X, Y, impl=impl)
+        monkeypatch.setattr(checks.network, "STRUCTURED", False)
+        simple = check_network(net, X, Y, impl=impl)
+        monkeypatch.setattr(checks.network, "STRUCTURED", True)
+        assert fast.ok == simple.ok
+        assert [e.where() for e in fast.mismatches] == [e.where() for e in simple.mismatches]
+        for b_fast, b_simple in zip(fast.blocks, simple.blocks, strict=True):
+            assert b_fast.worst_error == pytest.approx(b_simple.worst_error, rel=1e-6, abs=1e-15)
+
+
+NOT_COMPLEX_SAFE = {
+    "abs": (lambda p: np.sum(np.abs(p[0]) ** 3), lambda p: [3 * p[0] * np.abs(p[0])]),
+    "norm": (lambda p: np.linalg.norm(p[0]) ** 2, lambda p: [2 * p[0]]),
+    "conj": (lambda p: np.sum(p[0] * np.conj(p[0]) * p[0]), lambda p: [3 * p[0] ** 2]),
+    "real part": (lambda p: np.sum(np.real(p[0]) ** 3), lambda p: [3 * p[0] ** 2]),
+    "float cast": (lambda p: float(np.sum(p[0] ** 3)), lambda p: [3 * p[0] ** 2]),
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_COMPLEX_SAFE))
+def test_gradcheck_falls_back_when_f_is_not_complex_safe(name):
+    f, grad = NOT_COMPLEX_SAFE[name]
+    params = [np.array([1.0, -2.0, 0.5])]
+    report = gradcheck(f, grad, params)
+    assert report.method == "richardson", report.method_reason
+    assert "complex step unusable" in report.method_reason
+    assert report.ok, str(report)
+
+    def wrong(p):
+        return [1.001 * g for g in grad(p)]
+
+    assert not gradcheck(f, wrong, params).ok
