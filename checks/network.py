@@ -278,7 +278,7 @@ class _Target:
 
 def _targets(ref: _Reference, g: Gradients, l: int) -> list[_Target]:
     """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4)."""
-    n, m = ref.z[l].shape
+    m = ref.z[l].shape[1]
     n_prev = ref.a[l].shape[0]
 
     def ones(js: Array) -> tuple[Array, Array]:
