@@ -2,7 +2,38 @@
 
 With no arguments, every registered activation x cost is checked on random
 networks of depth 1-3 for both implementations, and one table per equation is
-printed. Exit status: 0 verified, 1 a mismatch, 2 bad usage.
+printed. Exit status: 0 verified, 1 a mismatch, 2 bad usage (or --plot without
+matplotlib).
+
+--plot PATH writes a heatmap of |analytic - numeric| / tolerance for every
+element of delta, dW, db of one checked network (checks.plot.heatmap): the
+first report with a mismatch, else the first report of the deepest network
+checked (with --sizes: that network, first implementation).
+
+Progress ("[k/n] checking ...") goes to stderr, only when stderr is a terminal
+or the run has lasted more than PROGRESS_AFTER seconds; stdout carries only the
+table, or with --json only the JSON object, which has this shape:
+
+    {
+      "ok": bool,                     # every equation verified
+      "settings": {"sizes", "activations", "cost", "batch", "dtype", "seed",
+                   "method", "impl", "json", "plot"},   # the arguments as given
+      "equations": {                  # one entry per row of the table, keyed by
+        "BP1" | "BP1 δ^L = a^L − y" | "a−y = general BP1" | "BP2" | "BP3" | "BP4": {
+          "networks": int, "checked": int, "skipped": int,
+          "worst_error_over_tolerance": float, "worst_error": float,
+          "methods": [str], "failures": [str]}},
+      "reports": [                    # one per network x implementation
+        {"network": str, "impl": str, **Report.as_dict()}],
+      "plot": {"path": str, "report": int}   # only with --plot: index into reports
+    }
+
+Report.as_dict() is {"ok", "title", "method", "method_reason", "checked",
+"skipped", "mismatched", "notes": [str], "blocks": [Block.as_dict()]}, a block
+{"equation", "name", "layer", "method", "checked", "skipped", "worst_error",
+"tolerance_at_worst", "worst_error_over_tolerance", "mismatches": [element],
+"skipped_elements": [element]}, an element {"where", "index", "analytic",
+"numeric", "error", "tolerance"} (see checks/report.py).
 """
 
 from __future__ import annotations
@@ -11,9 +42,11 @@ import argparse
 import importlib
 import json
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -24,6 +57,48 @@ from checks.numeric import METHODS
 from checks.report import Report, compare
 
 SIMPLIFIED = "BP1 δ^L = a^L − y"
+# Seconds after which progress is shown even when stderr is not a terminal (CI logs).
+PROGRESS_AFTER = 1.0
+
+
+class Progress:
+    """"[k/n] checking ..." on stderr: a rewritten line on a terminal, else plain
+    lines at most one a second, and only once the run has lasted PROGRESS_AFTER s."""
+
+    def __init__(self, n: int, stream: TextIO) -> None:
+        self.n, self.stream = n, stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.start = self.last = time.monotonic()
+        self.width = 0  # characters of the current terminal line
+        self.lines = 0  # plain lines written
+
+    def update(self, k: int, what: str) -> None:
+        now = time.monotonic()
+        text = f"[{k}/{self.n}] checking {what}"
+        if self.tty:
+            text = text[:119]
+            self.stream.write("\r" + text.ljust(self.width))
+            self.width = len(text)
+        elif now - self.start > PROGRESS_AFTER and (self.lines == 0 or now - self.last >= 1):
+            self.stream.write(text + "\n")
+            self.lines, self.last = self.lines + 1, now
+        else:
+            return
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Wipe the terminal line, e.g. before printing to the same terminal."""
+        if self.tty and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+    def done(self) -> None:
+        self.clear()
+        if self.lines:
+            seconds = time.monotonic() - self.start
+            self.stream.write(f"[{self.n}/{self.n}] done in {seconds:.1f} s\n")
+            self.stream.flush()
 
 
 @dataclass
@@ -140,8 +215,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=["auto", *METHODS], default="auto")
     parser.add_argument("--impl", default="both",
                         help="vectorized, loop, both, or MODULE:FUNCTION (your own backprop)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (shape: see `pydoc checks.cli`)")
+    parser.add_argument("--plot", metavar="PATH",
+                        help="write a heatmap PNG of error/tolerance per element (needs "
+                        "matplotlib); the sweep plots its first failure, else its "
+                        "deepest network")
     return parser
+
+
+def _check_plot_path(path: str, parser: argparse.ArgumentParser) -> None:
+    """Fail before the checks run, not after: matplotlib and the directory must exist."""
+    from checks.plot import INSTALL_HINT
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        parser.error(f"--plot needs matplotlib, which is not installed: {INSTALL_HINT}")
+    if not Path(path).resolve().parent.is_dir():
+        parser.error(f"--plot {path!r}: directory {str(Path(path).parent)!r} does not exist")
+
+
+def _plotted(reports: list[dict[str, Any]], depths: list[int]) -> int:
+    """Which report --plot draws: the first that failed, else the deepest network's first."""
+    failed = [k for k, r in enumerate(reports) if not r["ok"]]
+    return failed[0] if failed else max(range(len(reports)), key=lambda k: (depths[k], -k))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
+    if args.plot is not None:
+        _check_plot_path(args.plot, parser)
     impls: list[tuple[str, Impl | str]]
     if args.impl == "both":
         impls = [("vectorized", "vectorized"), ("loop", "loop")]
@@ -170,7 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         configs = _configs(args.batch)  # type: ignore[assignment]
     rows: dict[str, Row] = {}
     reports: list[dict[str, Any]] = []
+    full: list[Report] = []  # kept for --plot
+    depths: list[int] = []
     ok = True
+    progress = Progress(len(configs) * len(impls), sys.stderr)
     for c, (sizes, acts, cost_name) in enumerate(configs):
         try:
             net = Network.random(sizes, activations=acts, cost=cost_name,
@@ -179,9 +282,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(exc))
         X, Y = _data(net, args.batch, args.seed + c)
         for label, impl in impls:
-            report = check_network(net, X, Y, impl=impl, method=args.method)
+            what = f"{label} on {net.sizes} {net.cost}"
+            progress.update(len(reports) + 1, what)
+            report = check_network(
+                net, X, Y, impl=impl, method=args.method,
+                progress=lambda done, total, k=len(reports) + 1, what=what: progress.update(
+                    k, f"{what}: array {done}/{total}"))
             ok &= report.ok
             reports.append({"network": repr(net), "impl": label, **report.as_dict()})
+            if args.plot is not None:
+                full.append(report)
+                depths.append(net.L)
             for block in report.blocks:
                 equation = block.equation
                 if equation == "BP1" and net.cost_fn.delta is not None:
@@ -190,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     block.checked, len(block.skipped), block.worst_ratio, block.worst_error,
                     block.method, [f"[{label}] {net!r}: {e}" for e in block.mismatches])
             if custom and not args.json:
+                progress.clear()
                 print(report, end="\n\n")
         simple = _simplification(net, X, Y)
         if simple is not None:
@@ -198,8 +310,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.setdefault("a−y = general BP1", Row("a−y = general BP1")).add(
                 b.checked, 0, b.worst_ratio, b.worst_error, "exact",
                 [f"{net!r}: {e}" for e in b.mismatches])
+    progress.done()
+    plot: dict[str, Any] | None = None
+    if args.plot is not None:
+        from checks.plot import heatmap
+
+        k = _plotted(reports, depths)
+        heatmap(full[k], args.plot)
+        plot = {"path": args.plot, "report": k}
     if args.json:
-        print(json.dumps({
+        result = {
             "ok": ok,
             "settings": {k: getattr(args, k) for k in vars(args)},
             "equations": {r.equation: {
@@ -207,9 +327,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "worst_error_over_tolerance": r.worst_ratio, "worst_error": r.worst_error,
                 "methods": sorted(r.methods), "failures": r.failures} for r in rows.values()},
             "reports": reports,
-        }, indent=2))
+        }
+        if plot is not None:
+            result["plot"] = plot
+        print(json.dumps(result, indent=2))
         return 0 if ok else 1
     print(_table(rows, len(configs), [label for label, _ in impls], args))
+    if plot is not None:
+        r = reports[plot["report"]]
+        print(f"heatmap of {r['impl']} on {r['network']}: {plot['path']}")
     return 0 if ok else 1
 
 

@@ -446,7 +446,8 @@ def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
 
 def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", *,
                   method: str = "auto", directions: int | None = None,
-                  seed: int = 0, cached_derivatives: bool = True) -> Report:
+                  seed: int = 0, cached_derivatives: bool = True,
+                  progress: Callable[[int, int], None] | None = None) -> Report:
     """Check delta, dW and db of every layer of `impl` against numerical derivatives.
 
     impl: "vectorized", "loop", or a callable (net, X, Y) -> Gradients (your own
@@ -469,6 +470,8 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     that absolute level. Pass False when impl computes sigma'(z) from z; every
     element, saturated or not, is then checked to a few ulps of its terms.
 
+    progress, if given, is called as progress(done, total) after each array.
+
     Nothing passed in is modified: the implementation receives copies.
     Raises TypeError/ValueError for bad arguments or a malformed result of impl.
     """
@@ -486,13 +489,15 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
             directions, int) or directions < 1):
         raise ValueError(f"directions must be a positive integer or None, got {directions!r}")
     rng = np.random.default_rng(seed)
-    blocks = []
+    blocks: list[Block] = []
     for l in range(net.L - 1, -1, -1):
         for target in _targets(ref, g, l):
             block = None
             if directions is not None:
                 block = _directional(ref, l, target, chosen, directions, rng)
             blocks.append(block or _elementwise(ref, l, target, chosen))
+            if progress is not None:
+                progress(len(blocks), 3 * net.L)
     return Report(blocks, chosen.name, reason, title=f"check_network({name}) {net!r}")
 
 

@@ -62,6 +62,9 @@ class Block:
     worst_error: float
     worst_tolerance: float
     worst_ratio: float
+    # |analytic - numeric| / tolerance for every element, NaN where skipped
+    # (inf where either side is NaN): what checks.plot.heatmap draws.
+    ratios: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -201,4 +204,5 @@ def compare(
         worst_error=float(error[worst]) if ratio.size else 0.0,
         worst_tolerance=float(tolerance[worst]) if ratio.size else 0.0,
         worst_ratio=float(ratio[worst]) if ratio.size else 0.0,
+        ratios=np.where(skip, np.nan, ratio),
     )

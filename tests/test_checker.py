@@ -193,3 +193,11 @@ def test_gradcheck_falls_back_when_f_is_not_complex_safe(name):
         return [1.001 * g for g in grad(p)]
 
     assert not gradcheck(f, wrong, params).ok
+
+
+def test_progress_is_reported_once_per_array():
+    net = Network.random([3, 4, 2], "tanh", seed=0)
+    X, Y = _data(net, 3, 0)
+    seen: list[tuple[int, int]] = []
+    check_network(net, X, Y, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(k, 6) for k in range(1, 7)]

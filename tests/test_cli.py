@@ -1,13 +1,16 @@
 """backprop-check: the main job, its exit codes and its JSON."""
 
+import io
 import json
+import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from checks.cli import main
+from checks import cli
+from checks.cli import _plotted, main
 
 
 def test_main_job_verifies_every_equation_and_exits_0(capsys):
@@ -56,3 +59,104 @@ def test_python_dash_m_checks_runs_the_same_command():
                              "vectorized"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "BP4" in result.stdout
+
+
+def _plant_bp4_slip(tmp_path, monkeypatch):
+    (tmp_path / "mybackprop.py").write_text(textwrap.dedent("""
+        from backprop import Gradients, vectorized
+
+        def backprop(net, X, Y):
+            g = vectorized.backprop(net, X, Y)
+            return Gradients(g.delta, [2 * w for w in g.dW], g.db)  # BP4 slip
+    """))
+    monkeypatch.chdir(tmp_path)
+
+
+ELEMENT_KEYS = {"where", "index", "analytic", "numeric", "error", "tolerance"}
+BLOCK_KEYS = {"equation", "name", "layer", "method", "checked", "skipped", "worst_error",
+              "tolerance_at_worst", "worst_error_over_tolerance", "mismatches",
+              "skipped_elements"}
+REPORT_KEYS = {"network", "impl", "ok", "title", "method", "method_reason", "checked",
+               "skipped", "mismatched", "blocks", "notes"}
+EQUATION_KEYS = {"networks", "checked", "skipped", "worst_error_over_tolerance",
+                 "worst_error", "methods", "failures"}
+
+
+def test_json_has_the_shape_documented_in_the_cli_docstring(tmp_path, capsys, monkeypatch):
+    _plant_bp4_slip(tmp_path, monkeypatch)
+    assert main(["--sizes", "3,4,2", "--impl", "mybackprop:backprop", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"ok", "settings", "equations", "reports"}
+    assert data["ok"] is False
+    assert set(data["settings"]) == {"sizes", "activations", "cost", "batch", "dtype", "seed",
+                                     "method", "impl", "json", "plot"}
+    assert all(set(row) == EQUATION_KEYS for row in data["equations"].values())
+    assert len(data["equations"]["BP4"]["failures"]) == 3 * 4 + 4 * 2  # all of dW doubled
+    (report,) = data["reports"]
+    assert set(report) == REPORT_KEYS and report["impl"] == "mybackprop:backprop"
+    assert all(set(block) == BLOCK_KEYS for block in report["blocks"])
+    bp4 = next(b for b in report["blocks"] if b["name"] == "dW[1]")
+    assert set(bp4["mismatches"][0]) == ELEMENT_KEYS
+    assert bp4["mismatches"][0]["where"] == "BP4 dW[1][j=0, i=0]"
+
+
+def test_plot_writes_a_heatmap_of_the_failing_network(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    _plant_bp4_slip(tmp_path, monkeypatch)
+    assert main(["--sizes", "3,4,2", "--impl", "mybackprop:backprop", "--json",
+                 "--plot", "heat.png"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["plot"] == {"path": "heat.png", "report": 0}
+    assert (tmp_path / "heat.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_chooses_the_first_failure_else_the_deepest_network():
+    reports = [{"ok": True}, {"ok": True}, {"ok": False}, {"ok": False}]
+    assert _plotted(reports, [1, 3, 2, 3]) == 2
+    assert _plotted([{"ok": True}] * 4, [1, 3, 2, 3]) == 1
+
+
+def test_plot_without_matplotlib_exits_2_saying_how_to_install_it(tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit) as exc:
+        main(["--sizes", "3,4,2", "--plot", str(tmp_path / "x.png")])
+    assert exc.value.code == 2
+    assert "pip install -e '.[plot]'" in capsys.readouterr().err
+
+
+def test_plot_into_a_missing_directory_exits_2_before_checking(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--plot", str(tmp_path / "no" / "x.png")])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err and captured.out == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_on_a_terminal_is_one_rewritten_line_on_stderr(monkeypatch, capsys):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["--sizes", "3,4,2", "--impl", "both", "--json"]) == 0
+    json.loads(capsys.readouterr().out)  # stdout stays pure JSON
+    err = terminal.getvalue()
+    assert "\r[1/2] checking vectorized on [3, 4, 2] quadratic" in err
+    assert "\r[2/2] checking loop on [3, 4, 2] quadratic" in err
+    assert "\n" not in err and err.endswith("\r")  # the line is wiped at the end
+
+
+def test_progress_off_a_terminal_appears_only_after_progress_after_seconds(monkeypatch,
+                                                                            capsys):
+    assert main(["--sizes", "3,4,2", "--json"]) == 0
+    assert capsys.readouterr().err == ""  # quick and not a terminal: silent
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", -1.0)
+    assert main(["--sizes", "3,4,2", "--json"]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)
+    first, *_, last = captured.err.splitlines()
+    assert first == "[1/2] checking vectorized on [3, 4, 2] quadratic"
+    assert re.fullmatch(r"\[2/2\] done in \d+\.\d s", last)
