@@ -1,0 +1,88 @@
+"""`python -m checks.bench` prints its markdown table of ratios (smoke run with --quick)."""
+
+import os
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+
+from checks import bench
+
+
+def test_bench_quick_prints_a_markdown_table_of_ratios(capsys):
+    assert bench.main(["--quick", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("numpy " + np.__version__, "BLAS:", "CPUs", "| measure | case | median |",
+                   "vectorized / matmul-only", "loop / vectorized", "peak memory / bytes(z, a)",
+                   "time ~ parameters^k", "time ~ m^k", "float32"):
+        assert needle in out, f"{needle!r} missing from the report:\n{out}"
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert all(line.count("|") == 8 for line in rows), out
+
+
+def sleeper(seconds):
+    """A function whose duration barely depends on how busy the machine is."""
+    return lambda: time.sleep(seconds)
+
+
+def test_ratio_is_measured_per_round():
+    settings = bench.Settings(repeats=3, min_time=0.004)
+    row = bench.ratio("4 ms / 2 ms", "", sleeper(0.004), sleeper(0.002), settings)
+    assert len(row.values) == 3 and 1.2 < row.median < 3, row
+
+
+def test_slope_of_time_proportional_to_n_is_about_one():
+    settings = bench.Settings(repeats=3, min_time=0.004)
+    ns = [1, 2, 4]
+    row = bench.slope("sleep n ms", "", ns, [sleeper(n * 1e-3) for n in ns], settings)
+    assert 0.6 < row.median < 1.3, row
+
+
+def test_rows_that_spread_widely_are_flagged_as_noisy():
+    assert bench.Row("a / b", "", [1.0, 1.6], timed_ratio=True).noisy
+    assert not bench.Row("a / b", "", [1.0, 1.4], timed_ratio=True).noisy
+    assert not bench.Row("slope", "", [0.1, 1.0]).noisy
+    calm, busy = bench.Row("a / b", "", [1.0, 1.1], timed_ratio=True), bench.Row(
+        "a / b", "", [1.0, 2.0], timed_ratio=True)
+    assert bench.notes([calm]) == [] and "Noisy: 1 ratios" in bench.notes([calm, busy])[1]
+
+
+def test_exhaustive_rows_hook_exists_and_returns_rows():
+    assert isinstance(bench.exhaustive_rows(bench.Settings(quick=True)), list)
+
+
+def test_parameters_counts_weights_and_biases():
+    assert bench.parameters([4, 3, 2]) == 4 * 3 + 3 + 3 * 2 + 2
+
+
+def test_bad_settings_exit_with_status_2():
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--repeats", "0"])
+    assert exit_info.value.code == 2
+
+
+def test_blas_reports_thread_settings_and_survives_show_config_changes(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert "OPENBLAS_NUM_THREADS=1" in bench.blas()
+
+    def broken(*args, **kwargs):
+        raise KeyError("Build Dependencies")
+
+    monkeypatch.setattr(np, "show_config", broken)
+    assert bench.blas().startswith("unknown")
+    fake = types.ModuleType("threadpoolctl")
+    fake.threadpool_info = lambda: [{"internal_api": "openblas", "num_threads": 2}]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "threadpoolctl", fake)
+    assert "openblas 2 threads" in bench.blas()
+
+
+def test_machine_description_without_proc_or_loadavg(monkeypatch):
+    assert bench.cpu_model("/nonexistent/cpuinfo")
+
+    def no_loadavg():
+        raise OSError
+
+    monkeypatch.setattr(os, "getloadavg", no_loadavg)
+    assert bench.load_average() == "unknown"
