@@ -43,7 +43,7 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -85,6 +85,14 @@ class Progress:
         else:
             return
         self.stream.flush()
+
+    def within(self, k: int, what: str) -> Callable[[int, int], None]:
+        """A check_network progress callback: array done/total of item k."""
+
+        def update(done: int, total: int) -> None:
+            self.update(k, f"{what}: array {done}/{total}")
+
+        return update
 
     def clear(self) -> None:
         """Wipe the terminal line, e.g. before printing to the same terminal."""
@@ -282,12 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(exc))
         X, Y = _data(net, args.batch, args.seed + c)
         for label, impl in impls:
-            what = f"{label} on {net.sizes} {net.cost}"
-            progress.update(len(reports) + 1, what)
-            report = check_network(
-                net, X, Y, impl=impl, method=args.method,
-                progress=lambda done, total, k=len(reports) + 1, what=what: progress.update(
-                    k, f"{what}: array {done}/{total}"))
+            k, what = len(reports) + 1, f"{label} on {net.sizes} {net.cost}"
+            progress.update(k, what)
+            report = check_network(net, X, Y, impl=impl, method=args.method,
+                                   progress=progress.within(k, what))
             ok &= report.ok
             reports.append({"network": repr(net), "impl": label, **report.as_dict()})
             if args.plot is not None:
