@@ -1,10 +1,12 @@
-"""Hypothesis profiles: `dev` (default, fast) and `ci` (more examples, derandomized).
+"""Hypothesis profiles: `dev` (default, fast), `ci` (more examples, derandomized), `mutation`.
 
-Choose with HYPOTHESIS_PROFILE=ci.
+Choose with HYPOTHESIS_PROFILE=ci (or mutation). `--hypothesis-seed=N` makes the
+run depend on N: see pytest_configure.
 """
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -18,4 +20,27 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# mutmut runs the tests once per mutant: dev's example counts, but the same
+# examples every time, so that killed/survived does not depend on luck.
+settings.register_profile("mutation", parent=settings.get_profile("dev"), derandomize=True,
+                          database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """With --hypothesis-seed, load `<profile>-seeded`: the profile without derandomize.
+
+    A derandomized profile (ci) draws each test's examples from a seed derived
+    from the test's name and silently ignores --hypothesis-seed. The seeded
+    variant keeps every other setting (ci keeps its example counts and the
+    10,000-case sweep) and drops the example database, so one seed's failures
+    are not replayed in the next seed's run.
+    """
+    if config.getoption("--hypothesis-seed", default=None) is None:
+        return
+    name = settings.get_current_profile_name()
+    seeded = f"{name}-seeded"
+    settings.register_profile(seeded, parent=settings.get_profile(name), derandomize=False,
+                              database=None)
+    settings.load_profile(seeded)

@@ -63,8 +63,10 @@ class Network:
         activations: str | Sequence[str],
         cost: str = "quadratic",
     ) -> None:
-        if not isinstance(weights, Sequence) or not isinstance(biases, Sequence):
-            raise TypeError("weights and biases must be lists of arrays, one per layer")
+        for name, value in (("weights", weights), ("biases", biases)):
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise TypeError(f"{name} must be a list of arrays, one per layer; got "
+                                f"{type(value).__name__} (wrap a single layer as [array])")
         if len(weights) == 0:
             raise ValueError("weights is empty: a network needs at least one layer")
         if len(biases) != len(weights):
@@ -113,21 +115,18 @@ class Network:
         Drawn from np.random.default_rng(seed), so the same seed gives the same net.
         """
         sizes = v.check_layer_sizes(sizes)
-        if not np.isfinite(scale) or scale < 0:
-            raise ValueError(f"scale must be a finite number >= 0, got {scale}")
-        rng = np.random.default_rng(seed)
-        weights = [
-            rng.standard_normal((n_out, n_in)) * (scale / np.sqrt(n_in))
-            for n_in, n_out in itertools.pairwise(sizes)
-        ]
-        biases = [rng.standard_normal((n, 1)) * scale for n in sizes[1:]]
-        dtype = np.dtype(dtype)
-        return cls(
-            [W.astype(dtype) for W in weights],
-            [b.astype(dtype) for b in biases],
-            activations,
-            cost,
-        )
+        scale = v.check_number(scale, "scale")
+        dtype = v.float_dtype(dtype)
+        rng = np.random.default_rng(v.check_seed(seed))
+        with np.errstate(over="ignore"):  # a huge scale is reported below, not warned about
+            weights = [
+                (rng.standard_normal((n_out, n_in)) * (scale / np.sqrt(n_in))).astype(dtype)
+                for n_in, n_out in itertools.pairwise(sizes)
+            ]
+            biases = [(rng.standard_normal((n, 1)) * scale).astype(dtype) for n in sizes[1:]]
+        if not all(np.all(np.isfinite(p)) for p in (*weights, *biases)):
+            raise ValueError(f"scale = {scale:g} is too large for {dtype}: the weights overflow")
+        return cls(weights, biases, activations, cost)
 
     def __repr__(self) -> str:
         return (
@@ -190,14 +189,25 @@ def _check_pairing(sigma: Sequence[Activation], cost_fn: Cost) -> None:
         )
 
 
+def check_net(net: Any) -> Network:
+    """net itself, if it is a Network."""
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a backprop.Network, got {type(net).__name__}")
+    return net
+
+
 def check_X(net: Network, X: Any) -> Array:
-    """X as a (n_0, m) array of the network's dtype."""
-    return v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer")
+    """X as a (n_0, m) array of the network's dtype, small enough not to overflow."""
+    check_net(net)
+    X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer")
+    _check_magnitudes(net, X, None)
+    return X
 
 
 def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
     """X (n_0, m) and Y (n_L, m), with targets that suit the cost."""
-    X = check_X(net, X)
+    check_net(net)
+    X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer")
     Y = v.as_matrix(Y, "Y", net.sizes[-1], net.dtype, "the network's output layer")
     if Y.shape[1] != X.shape[1]:
         raise ValueError(
@@ -205,7 +215,9 @@ def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
             "they must match"
         )
     if net.cost_fn.requires is not None and (np.any(Y < 0) or np.any(Y > 1)):
-        raise ValueError(f"Y must lie in [0, 1] for cost {net.cost!r}")
+        j, x = np.argwhere((Y < 0) | (Y > 1))[0]
+        raise ValueError(f"Y[{j}, {x}] = {Y[j, x]}, but cost {net.cost!r} needs targets "
+                         "in [0, 1]")
     if net.cost_fn.requires == "softmax":
         sums = Y.sum(axis=0)
         tol = 8 * Y.shape[0] * np.finfo(net.dtype).eps
@@ -213,9 +225,84 @@ def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
             x = int(np.argmax(np.abs(sums - 1)))
             raise ValueError(
                 f"each column of Y must be a distribution (sum 1) for cost {net.cost!r}, "
-                f"but column {x} sums to {sums[x]}"
+                f"but column {x} sums to {float(sums[x])!r} (off by {sums[x] - 1:.2g}, tolerance "
+                f"{tol:.2g} in {net.dtype}): normalise Y in the network's dtype"
             )
+    _check_magnitudes(net, X, Y)
     return X, Y
+
+
+def _check_magnitudes(net: Network, X: Array, Y: Array | None) -> None:
+    """ValueError unless every z, a, delta, dW and cost provably stays below LIMIT.
+
+    A cheap a-priori bound (no forward pass; O(parameters) array work): |z[l]|
+    <= max_j sum_i |W[l][j, i]| |a[l]| + |b[l][j]|; |a[l+1]| and |sigma'| from
+    `_activation_bounds`; |delta^L| <= 2 (|a^L| + |y|) (a - y, or J^T (a - y)
+    for softmax); |delta[l]| <= max_j sum_k |W[l+1][k, j]| |delta[l+1]| |sigma'|;
+    |dW[l]| <= |delta[l]| |a[l]|; C_x <= n_L (1 + |z^L| + |a^L| + |y|)^2.
+    LIMIT is the dtype's largest number, but at most the square root of
+    float64's (1.3e154, so that the checker's float64 error model can multiply
+    such values), over 1024 for rounding.
+    """
+    limit = min(float(np.finfo(net.dtype).max), float(np.sqrt(np.finfo(np.float64).max))) / 1024
+
+    def need(bound: float, what: str) -> None:
+        if not bound <= limit:  # also catches inf and nan
+            raise ValueError(
+                f"{what} could reach {bound:.3g}, above {limit:.3g}, where {net.dtype} "
+                "would overflow: scale X, Y or the weights down"
+            )
+
+    with np.errstate(all="ignore"):  # an overflowing bound is inf, and inf is reported
+        # ndarray methods, not np.max(...): this runs on every call, and the
+        # wrappers would cost more than the reductions on small networks.
+        A = [float(np.abs(X).max())]  # A[l] bounds |a[l]|
+        S: list[float] = []  # S[l] bounds |sigma'(z[l])|
+        cols: list[float] = []  # max_j sum_k |W[l][k, j]|, for BP2
+        need(A[0], "|X|")
+        for l, (W, b, sigma) in enumerate(zip(net.weights, net.biases, net.sigma,
+                                              strict=True)):
+            absW = np.abs(W)
+            cols.append(float(absW.sum(axis=0).max()))
+            Z = float(absW.sum(axis=1).max()) * A[l] + float(np.abs(b).max())
+            need(Z, f"|z[{l}]| (from |X| <= {A[0]:.3g} and the weights)")
+            a_bound, s_bound = _activation_bounds(sigma, Z)
+            A.append(a_bound)
+            S.append(s_bound)
+            need(A[-1], f"|a[{l + 1}]|")
+        if Y is None:
+            return
+        Y_max = float(np.abs(Y).max())
+        term = 1 + Z + A[-1] + Y_max
+        need(net.sizes[-1] * term * term, "the cost")  # not **: float ** raises OverflowError
+        D = 2 * (A[-1] + Y_max) * max(S[-1], 1.0)  # bounds |delta[l]|, from l = L - 1 down
+        for l in range(net.L - 1, -1, -1):
+            need(D, f"|delta[{l}]|")
+            need(D * A[l], f"|dW[{l}]|")
+            if l > 0:
+                D = cols[l] * D * S[l - 1]
+
+
+_BOUNDS: dict[tuple[Activation, float], tuple[float, float]] = {}
+
+
+def _activation_bounds(sigma: Activation, Z: float) -> tuple[float, float]:
+    """Bounds on |sigma(z)| and |sigma'(z)| for |z| <= Z, memoised per power of two.
+
+    Z is rounded up to a power of two U; the registered activations are
+    monotone, so |sigma| <= max |sigma(+-U)|, and each sigma' peaks at 0 or
+    grows with z, so |sigma'| <= its largest value at -U, 0, U. Softmax: a in
+    [0, 1], and J^T g = a (g - sum a g) is at most 2 |g|.
+    """
+    if not sigma.elementwise:
+        return 1.0, 2.0
+    U = float(2.0 ** np.ceil(np.log2(max(Z, 1.0))))  # Z is finite: the caller checked
+    key = (sigma, U)
+    if key not in _BOUNDS:
+        edges = np.array([[-U], [0.0], [U]])
+        _BOUNDS[key] = (float(np.max(np.abs(sigma.sigma(edges)))),
+                        float(np.max(np.abs(sigma.sigma_prime(edges)))))
+    return _BOUNDS[key]
 
 
 def forward_arrays(
@@ -239,7 +326,8 @@ def per_example_cost(cost_fn: Cost, z_L: Array, a_L: Array, Y: Array) -> Array:
 
 def forward(net: Network, X: Any) -> Trace:
     """The forward pass over a batch: trace.z[l] (n_{l+1}, m), trace.a[0] is X."""
-    return forward_arrays(net.weights, net.biases, net.sigma, check_X(net, X))
+    X = check_X(net, X)
+    return forward_arrays(net.weights, net.biases, net.sigma, X)
 
 
 def cost(net: Network, X: Any, Y: Any) -> float:

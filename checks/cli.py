@@ -292,8 +292,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, impl in impls:
             k, what = len(reports) + 1, f"{label} on {net.sizes} {net.cost}"
             progress.update(k, what)
-            report = check_network(net, X, Y, impl=impl, method=args.method,
-                                   progress=progress.within(k, what))
+            try:
+                report = check_network(net, X, Y, impl=impl, method=args.method,
+                                       progress=progress.within(k, what))
+            except (TypeError, ValueError) as exc:
+                if isinstance(impl, str):
+                    raise  # our own implementations: a bug, not a usage error
+                progress.clear()
+                parser.error(f"--impl {args.impl}: {exc}")
             ok &= report.ok
             reports.append({"network": repr(net), "impl": label, **report.as_dict()})
             if args.plot is not None:

@@ -28,15 +28,27 @@ from checks.report import Report, compare
 U64 = float(np.finfo(np.float64).eps) / 2
 
 
-def _scalar(value: Any, what: str) -> complex:
-    """f's value as a Python number, or TypeError/ValueError saying what was wrong."""
-    array = np.asarray(value)
+def _scalar(value: Any, what: str, *, real: bool = False) -> complex:
+    """f's value as a Python number, or TypeError/ValueError saying what was wrong.
+
+    real: the input was real, so the value must be too (a zero imaginary part
+    is accepted: f may compute in complex arithmetic).
+    """
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"f must return a scalar number, got {type(value).__name__} "
+                        f"at {what}: {exc}") from None
     if array.size != 1 or array.dtype.kind not in "biufc":
         raise TypeError(f"f must return a scalar number, got {type(value).__name__} "
-                        f"of shape {array.shape} at {what}")
+                        f"of shape {array.shape} and dtype {array.dtype} at {what}")
     number = complex(array.reshape(()))
     if not np.isfinite(number):
-        raise ValueError(f"f returned {number} at {what}; it must be finite")
+        shown = number.real if number.imag == 0 else number
+        raise ValueError(f"f returned {shown} at {what}; it must be finite")
+    if real and number.imag != 0:
+        raise ValueError(f"f returned the complex value {number} at real {what}; "
+                         "f must be real-valued")
     return number
 
 
@@ -49,7 +61,8 @@ def _evaluate(f: Callable[[list[Array]], Any], params: list[Array], p: int,
         if np.iscomplexobj(offset):
             moved[p] = moved[p].astype(np.complex128)
         moved[p][index] += offset
-        values.append(_scalar(f(moved), f"params[{p}][{index}] + {offset}"))
+        values.append(_scalar(f(moved), f"params[{p}][{index}] + {offset}",
+                              real=not np.iscomplexobj(offset)))
     return np.array(values)
 
 
@@ -62,12 +75,13 @@ def _complex_safe(f: Callable[[list[Array]], Any], params: list[Array]) -> tuple
         with np.errstate(all="ignore"):
             value = f([q + 1j * h * d for q, d in zip(params, u, strict=True)])
         moved = _scalar(value, "params + ih*u")
-    except (TypeError, ValueError, np.exceptions.ComplexWarning) as exc:
+    except Exception as exc:  # whatever f does with complex input, it is not complex-safe
         return False, f"f failed on complex input ({type(exc).__name__}: {exc})"
     cs = moved.imag / h
     hr = RICHARDSON.step(U64)
     values = np.array([
-        _scalar(f([q + c * hr * d for q, d in zip(params, u, strict=True)]), "probe")
+        _scalar(f([q + c * hr * d for q, d in zip(params, u, strict=True)]), "probe",
+                real=True)
         for c in RICHARDSON.offsets
     ])
     rich, trunc = combine(RICHARDSON, values.real, hr)
@@ -94,9 +108,57 @@ def choose_method(method: str, probe: Callable[[], tuple[bool, str]]) -> tuple[M
 
 
 def check_tolerances(rtol: float, atol: float) -> None:
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    """rtol and atol: finite numbers >= 0 (TypeError for a non-number)."""
+    v.check_number(rtol, "rtol")
+    v.check_number(atol, "atol")
+
+
+def check_method(method: Any) -> None:
+    """A method name: "auto" or one of checks.numeric.METHODS."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a name, got {method!r}")
+    if method != "auto" and method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: auto, {', '.join(METHODS)}")
+
+
+def _check_params(params: Any) -> list[Array]:
+    """params as float copies: a non-empty list of non-empty finite real arrays."""
+    if isinstance(params, (np.ndarray, str, bytes)) or not isinstance(params, Sequence):
+        raise TypeError(f"params must be a list of arrays, got {type(params).__name__}"
+                        + (" (wrap a single array as [array])"
+                           if isinstance(params, np.ndarray) else ""))
+    if not params:
+        raise ValueError("params is empty: give at least one array to differentiate")
+    originals = [v.as_float_array(q, f"params[{p}]") for p, q in enumerate(params)]
+    for p, q in enumerate(originals):
+        if q.size == 0:
+            raise ValueError(f"params[{p}] has no elements (shape {q.shape}): nothing to check")
+    return originals
+
+
+def _check_grad(g: Any, originals: list[Array]) -> list[Array]:
+    """grad's result as float64 arrays, one per params[p] and of its shape."""
+    if isinstance(g, (np.ndarray, str, bytes)) or not isinstance(g, Sequence):
+        raise TypeError(f"grad must return a list of {len(originals)} arrays, "
+                        f"got {type(g).__name__}")
+    if len(g) != len(originals):
+        raise ValueError(f"grad must return a list of {len(originals)} arrays (one per "
+                         f"params[p]), got {len(g)}")
+    analytic = []
+    for p, (gp, q) in enumerate(zip(g, originals, strict=True)):
+        try:
+            gp = np.asarray(gp)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"grad returned something that is not an array for "
+                             f"params[{p}]: {exc}") from None
+        if gp.dtype.kind not in "biuf":
+            raise TypeError(f"grad returned dtype {gp.dtype} for params[{p}], "
+                            "expected real numbers")
+        if gp.shape != q.shape:
+            raise ValueError(f"grad returned an array of shape {gp.shape} for params[{p}], "
+                             f"expected {q.shape}, the shape of params[{p}]")
+        analytic.append(gp.astype(np.float64))
+    return analytic
 
 
 def gradcheck(
@@ -107,6 +169,7 @@ def gradcheck(
     method: str = "auto",
     rtol: float = 0.0,
     atol: float = 0.0,
+    step: float | None = None,
 ) -> Report:
     """Compare grad(params) with numerical derivatives of f, element by element.
 
@@ -114,43 +177,44 @@ def gradcheck(
     the same shapes (df/dparams[p]). method: "auto" (complex step when f is
     complex-safe, detected by a probe; else Richardson), "complex_step",
     "richardson" or "central". The tolerance is the error model in this
-    module's docstring; rtol/atol can only widen it.
+    module's docstring; rtol/atol can only widen it. step: the base step h
+    instead of the method's own (see `checks.numeric`; finite differences scale
+    it by max(1, |x|)). A chosen complex step is also taken at 2h, and the
+    change estimates its truncation error h^2 |f^(3)| / 6, as step halving does
+    for finite differences, so a coarse step widens the tolerance honestly.
 
     f and grad receive copies; params are never modified.
-    Raises TypeError/ValueError for bad arguments, a non-scalar or non-finite
-    f, or a grad with the wrong count or shapes of arrays.
+    Raises TypeError/ValueError for bad arguments (each message names the
+    argument), a non-scalar, complex or non-finite f, or a grad with the wrong
+    type, count or shapes of arrays. A NaN in grad is a mismatch, not an error.
     """
-    if not callable(f) or not callable(grad):
-        raise TypeError("f and grad must be callables taking a list of arrays")
-    if isinstance(params, np.ndarray) or not isinstance(params, Sequence) or not params:
-        raise TypeError("params must be a non-empty list of arrays")
+    for name, fn in (("f", f), ("grad", grad)):
+        if not callable(fn):
+            raise TypeError(f"{name} must be a callable taking a list of arrays, "
+                            f"got {type(fn).__name__}")
+    check_method(method)
     check_tolerances(rtol, atol)
-    originals = [v.as_float_array(q, f"params[{p}]") for p, q in enumerate(params)]
+    if step is not None:
+        step = v.check_number(step, "step", positive=True)
+    originals = _check_params(params)
     work = [q.astype(np.float64) for q in originals]
-    _scalar(f([q.copy() for q in work]), "params")
-    g = grad([q.copy() for q in originals])
-    if isinstance(g, np.ndarray) or not isinstance(g, Sequence) or len(g) != len(work):
-        count = len(g) if isinstance(g, Sequence) else type(g).__name__
-        raise ValueError(f"grad must return a list of {len(work)} arrays, got {count}")
-    analytic = []
-    for p, (gp, q) in enumerate(zip(g, originals, strict=True)):
-        gp = np.asarray(gp)
-        if gp.shape != q.shape or gp.dtype.kind not in "biuf":
-            raise ValueError(f"grad returned an array of shape {gp.shape} and dtype "
-                             f"{gp.dtype} for params[{p}], expected real {q.shape}")
-        analytic.append(gp.astype(np.float64))
+    _scalar(f([q.copy() for q in work]), "params", real=True)
+    analytic = _check_grad(grad([q.copy() for q in originals]), originals)
     chosen, reason = choose_method(method, lambda: _complex_safe(f, work))
     blocks = []
     for p, q in enumerate(work):
         u_a = float(np.finfo(originals[p].dtype).eps) / 2
         numeric, err = np.zeros(q.shape), np.zeros(q.shape)
-        base = chosen.step(U64)
+        base = chosen.step(U64) if step is None else step
         for index in np.ndindex(*q.shape):
             h = base if chosen.complex_step else base * max(1.0, abs(float(q[index])))
-            offsets = (1j * h * np.ones(1) if chosen.complex_step
-                       else h * np.asarray(chosen.offsets))
+            offsets = (1j * h * np.array([1.0] if step is None else [1.0, 2.0])
+                       if chosen.complex_step else h * np.asarray(chosen.offsets))
             values = _evaluate(f, work, p, index, offsets)
             d, trunc = combine(chosen, values if chosen.complex_step else values.real, h)
+            if chosen.complex_step and step is not None:
+                # Im f(x + ih)/h = f' - h^2 f^(3)/6 + ...: at 2h the error is 4x, the change 3x.
+                trunc = abs(d - values[1].imag / (2 * h)) / 3
             numeric[index] = d
             rounding = 0.0 if chosen.complex_step else (
                 16 * U64 * abs(values[0]) * chosen.weight_sum / h)

@@ -34,7 +34,7 @@ of one, or within the rounding radius u * E_z of one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ import numpy as np
 
 from backprop import Gradients, Network, loop, vectorized
 from backprop._types import Array
+from backprop._validate import check_seed
 from backprop.activations import Activation
 from backprop.network import check_XY, forward_arrays
 from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, Method, combine
@@ -428,12 +429,19 @@ def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
     out: dict[str, list[Array]] = {}
     for field, expected in shapes.items():
         arrays = getattr(g, field)
+        if isinstance(arrays, (str, bytes, np.ndarray)) or not isinstance(arrays, Sequence):
+            raise TypeError(f"{name} returned {field} of type {type(arrays).__name__}, "
+                            f"expected a list of {net.L} arrays")
         if len(arrays) != net.L:
             raise ValueError(f"{name} returned {len(arrays)} arrays in {field}, "
                              f"but the network has {net.L} layers")
         out[field] = []
         for l, (array, shape) in enumerate(zip(arrays, expected, strict=True)):
-            value = np.asarray(array)
+            try:
+                value = np.asarray(array)
+            except ValueError:
+                raise ValueError(f"{name} returned {field}[{l}] that is not an array of "
+                                 f"shape {shape}") from None
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"{name} returned {field}[{l}] of dtype {value.dtype}, "
                                 "expected real floats")
@@ -478,6 +486,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     if not isinstance(net, Network):
         raise TypeError(f"net must be a backprop.Network, got {type(net).__name__}")
     X, Y = check_XY(net, X, Y)
+    seed = check_seed(seed, optional=False)
     fn, name = _implementation(impl)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
