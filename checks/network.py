@@ -486,7 +486,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     if not isinstance(net, Network):
         raise TypeError(f"net must be a backprop.Network, got {type(net).__name__}")
     X, Y = check_XY(net, X, Y)
-    seed = check_seed(seed, optional=False)
+    rng = np.random.default_rng(check_seed(seed, optional=False))
     fn, name = _implementation(impl)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
@@ -497,7 +497,6 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     if directions is not None and (isinstance(directions, bool) or not isinstance(
             directions, int) or directions < 1):
         raise ValueError(f"directions must be a positive integer or None, got {directions!r}")
-    rng = np.random.default_rng(seed)
     blocks: list[Block] = []
     for l in range(net.L - 1, -1, -1):
         for target in _targets(ref, g, l):
