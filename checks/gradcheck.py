@@ -22,7 +22,7 @@ import numpy as np
 
 from backprop import _validate as v
 from backprop._types import Array
-from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, Method, combine
+from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, choose_method, combine
 from checks.report import Report, compare
 
 U64 = float(np.finfo(np.float64).eps) / 2
@@ -91,20 +91,6 @@ def _complex_safe(f: Callable[[list[Array]], Any], params: list[Array]) -> tuple
         return False, (f"complex step gave {cs:.6g}, Richardson {float(rich):.6g} along a "
                        "random direction: f drops or mishandles Im (abs, norm, conj, real cast?)")
     return True, "complex-safe: complex step agreed with Richardson on a random direction"
-
-
-def choose_method(method: str, probe: Callable[[], tuple[bool, str]]) -> tuple[Method, str]:
-    """Resolve "auto" with the complex-safety probe; look up any other name."""
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a name, got {method!r}")
-    if method == "auto":
-        safe, why = probe()
-        if safe:
-            return COMPLEX_STEP, f"auto: {why}"
-        return RICHARDSON, f"auto: complex step unusable ({why}); fell back to Richardson"
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; known: auto, {', '.join(METHODS)}")
-    return METHODS[method], "requested"
 
 
 def check_tolerances(rtol: float, atol: float) -> None:

@@ -45,7 +45,7 @@ from backprop._types import Array
 from backprop._validate import check_seed
 from backprop.activations import Activation
 from backprop.network import check_XY, forward_arrays
-from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, Method, combine
+from checks.numeric import COMPLEX_STEP, RICHARDSON, Method, choose_method, combine
 from checks.report import Block, Report, compare
 
 Impl = Callable[[Network, Array, Array], Gradients]
@@ -390,19 +390,6 @@ def _complex_safe(ref: _Reference) -> tuple[bool, str]:
     return True, "complex-safe: complex step agreed with Richardson on a random direction"
 
 
-def _choose_method(ref: _Reference, method: str) -> tuple[Method, str]:
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a name, got {method!r}")
-    if method == "auto":
-        safe, why = _complex_safe(ref)
-        if safe:
-            return COMPLEX_STEP, f"auto: {why}"
-        return RICHARDSON, f"auto: complex step unusable ({why}); fell back to Richardson"
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; known: auto, {', '.join(METHODS)}")
-    return METHODS[method], "requested"
-
-
 def _implementation(impl: Any) -> tuple[Impl, str]:
     if isinstance(impl, str):
         if impl == "vectorized":
@@ -493,7 +480,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     if not isinstance(cached_derivatives, bool):
         raise TypeError(f"cached_derivatives must be True or False, got {cached_derivatives!r}")
     ref = _reference(net, X, Y, cached_derivatives)
-    chosen, reason = _choose_method(ref, method)
+    chosen, reason = choose_method(method, lambda: _complex_safe(ref))
     if directions is not None and (isinstance(directions, bool) or not isinstance(
             directions, int) or directions < 1):
         raise ValueError(f"directions must be a positive integer or None, got {directions!r}")

@@ -19,6 +19,7 @@ into the tolerance (step halving, as in Richardson's own error estimate).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,3 +85,17 @@ def combine(method: Method, values: np.ndarray, h: np.ndarray | float) -> tuple[
         d_h = (8 * (v[0] - v[1]) - (v[2] - v[3])) / (12 * h)
         d_2h = (8 * (v[2] - v[3]) - (v[4] - v[5])) / (24 * h)
     return d_h, np.abs(d_h - d_2h) / (2**method.order - 1)
+
+
+def choose_method(method: str, probe: Callable[[], tuple[bool, str]]) -> tuple[Method, str]:
+    """Resolve "auto" with the complex-safety probe; look up any other name."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a name, got {method!r}")
+    if method == "auto":
+        safe, why = probe()
+        if safe:
+            return COMPLEX_STEP, f"auto: {why}"
+        return RICHARDSON, f"auto: complex step unusable ({why}); fell back to Richardson"
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: auto, {', '.join(METHODS)}")
+    return METHODS[method], "requested"
