@@ -113,22 +113,37 @@ def _softplus(z: Array) -> Array:
 
 
 def _softplus_complex(z: Array) -> Array:
-    """The same formula for z = x + iy, in real arithmetic (the checker's hot loop).
+    """The same formula for z = x + iy, in real arithmetic (the checker's hot loop)."""
+    re, im = softplus_parts(np.real(z), np.imag(z))
+    return re + 1j * im
+
+
+# Below this |Im z|, cos(Im z) rounds to exactly 1 and sin(Im z), atan(t) (|t| <= |Im z|)
+# to exactly Im z, t in float64 (the dropped terms are below 2^-60 relative).
+_SMALL_IM = 2.0**-30
+
+
+def softplus_parts(x: Array, y: Array) -> tuple[Array, Array]:
+    """Re and Im of softplus(x + iy) = ln(1 + e^{x + iy}), for real arrays x, y.
 
     s = -|x| -+ iy and w = e^s = e^{-|x|} (cos + i sin)(Im s), exactly. Then
     ln(1 + w) = ln|1 + w| + i arg(1 + w) with ln|1 + w| = log1p(Re w) + O(Im(w)^2):
     exact to rounding for the Im ~ 1e-20 of a complex step. (numpy's complex
     log1p computes log(1 + w) and loses the real part once |w| < 1e-8, which
-    would spoil every later layer's complex-step derivative.)
+    would spoil every later layer's complex-step derivative.) When every |y| is
+    below 2^-30, cos, sin and arctan2 are the identity to the last bit and are
+    skipped: the same numbers, several times faster.
     """
-    x, y = np.real(z), np.imag(z)
     pos = x >= 0
     s_im = np.where(pos, -y, y)
     e = np.exp(np.where(pos, -x, x))
-    w_re, w_im = e * np.cos(s_im), e * np.sin(s_im)
-    out = np.where(pos, x, 0.0) + np.log1p(w_re) + 1j * (
-        np.where(pos, y, 0.0) + np.arctan2(w_im, 1.0 + w_re))
-    return out
+    if y.size and float(np.max(np.abs(y))) < _SMALL_IM:
+        w_re, w_im = e, e * s_im
+        arg = w_im / (1.0 + w_re)
+    else:
+        w_re, w_im = e * np.cos(s_im), e * np.sin(s_im)
+        arg = np.arctan2(w_im, 1.0 + w_re)
+    return np.where(pos, x, 0.0) + np.log1p(w_re), np.where(pos, y, 0.0) + arg
 
 
 def _identity(z: Array) -> Array:

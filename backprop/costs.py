@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop._types import Array
-from backprop.activations import _softplus
+from backprop.activations import _softplus, softplus_parts
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,10 @@ def _cross_entropy(a: Array, y: Array) -> Array:
 def _cross_entropy_z(z: Array, y: Array) -> Array:
     # With a = sigmoid(z): -ln a = softplus(-z) and -ln(1 - a) = softplus(z),
     # so C_x = sum_j softplus(z_j) - y_j z_j, finite however saturated a is.
+    if np.iscomplexobj(z):  # real and imaginary parts apart: real arithmetic is faster
+        x, t = np.real(z), np.imag(z)
+        re, im = softplus_parts(x, t)
+        return np.sum(re - y * x, axis=-2) + 1j * np.sum(im - y * t, axis=-2)
     return np.sum(_softplus(z) - y * z, axis=-2)
 
 

@@ -1,12 +1,15 @@
 """Measure the checker: the smallest planted error it catches, and its false alarms.
 
-    python -m checks.calibrate [--cases 200] [--seed 0]
+    python -m checks.calibrate [--cases 200] [--seed 0] [--no-cached-derivatives]
 
 For each method and dtype, draws seeded random networks (every activation and
 cost, depth 1-4, widths 1-8, batch 1-8, weight scale up to 3), checks the correct
 vectorized gradients (any failure is a false alarm), then plants a relative error
 r in one element of delta, dW or db whose magnitude is at least 1 % of its array's
-largest, for r = 1e-3, 1e-4, ..., and reports the smallest r caught in every case.
+largest, for r = 1e-2, 1e-3, ..., and reports the smallest r caught in every case.
+A miss is marked unresolvable when a correct implementation (loop or vectorized,
+measured against the exact gradients in extended precision) is itself off by at
+least r / 2 in that element: catching r there would fail a correct gradient.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from backprop import ACTIVATIONS, COSTS, Gradients, Network, vectorized
+from backprop import ACTIVATIONS, COSTS, Gradients, Network, loop, vectorized
 from backprop._types import Array
-from checks.network import U64, check_network, error_scales
+from checks.network import check_network, tolerances
 from checks.report import Block
 
 HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only]
@@ -87,51 +90,131 @@ def skipped_elements(blocks: Sequence[Block]) -> set[Element]:
     return out
 
 
+def precise_gradients(net: Network, X: Array, Y: Array) -> Gradients:
+    """delta, dW, db in extended precision (np.longdouble; 80-bit on x86-64 Linux).
+
+    Only to measure how far a correct float64 or float32 computation is from
+    the exact gradients; the checker never uses it. sigma' comes from z.
+    """
+    hp = np.longdouble
+    W = [w.astype(hp) for w in net.weights]
+    a, z = [X.astype(hp)], []
+    for l, sigma in enumerate(net.sigma):
+        z.append(W[l] @ a[l] + net.biases[l].astype(hp))
+        a.append(sigma.sigma(z[l]))
+    Y, L, m, cost = Y.astype(hp), net.L, X.shape[1], net.cost_fn
+    delta = [a[L]] * L
+    delta[L - 1] = (cost.delta(a[L], Y) if cost.delta is not None
+                    else net.sigma[L - 1].backward(z[L - 1], cost.dC_da(a[L], Y)))
+    for l in range(L - 2, -1, -1):
+        delta[l] = (W[l + 1].T @ delta[l + 1]) * net.sigma[l].sigma_prime(z[l])
+    return Gradients(delta=delta, dW=[delta[l] @ a[l].T / m for l in range(L)],
+                     db=[delta[l].mean(axis=1, keepdims=True) for l in range(L)])
+
+
+def rounding_of_correct(net: Network, X: Array, Y: Array, element: Element) -> float:
+    """The relative error, in one element, of the correct implementations
+    (loop and vectorized) in the network's dtype: the larger of the two."""
+    field, l, index = element
+    exact = float(getattr(precise_gradients(net, X, Y), field)[l][index])
+    errors = [abs(float(getattr(impl(net, X, Y), field)[l][index]) - exact)
+              for impl in (loop.backprop, vectorized.backprop)]
+    return max(errors) / abs(exact) if exact else float("inf")
+
+
+def margin(cases: int, seed: int, dtype: type) -> tuple[float, float]:
+    """How close correct gradients come to their tolerance: over `cases` random
+    networks and every element of loop and vectorized gradients, the largest and
+    the 99th percentile (over arrays) of |g - exact| / tolerance (exact in
+    extended precision). Below 1 means no false alarm; the gap is the safety margin."""
+    rng = np.random.default_rng(seed)
+    worst = []
+    for _ in range(cases):
+        net, X, Y = random_case(rng, dtype)
+        exact, tol = precise_gradients(net, X, Y), tolerances(net, X, Y)
+        for g in (loop.backprop(net, X, Y), vectorized.backprop(net, X, Y)):
+            for field in FIELDS:
+                for e, a, t in zip(getattr(exact, field), getattr(g, field),
+                                   getattr(tol, field), strict=True):
+                    error = np.abs(a - e.astype(np.float64))
+                    worst.append(float(np.max(np.where(error > 0, error / t, 0.0))))
+    return max(worst), float(np.quantile(worst, 0.99))
+
+
 def measure(cases: int, seed: int, dtype: type, method: str,
-            ladder: Sequence[float]) -> dict[str, object]:
-    """False alarms over `cases` correct gradients; caught counts for each planted r."""
+            ladder: Sequence[float], cached: bool = True) -> dict[str, object]:
+    """False alarms over `cases` correct gradients; caught counts for each planted r.
+
+    For each r, also counts the misses at elements where a correct
+    implementation (loop or vectorized) is itself off by at least r / 2: no
+    check can catch r there without failing that correct implementation.
+    cached: plant into vectorized gradients (sigma' from cached activations in
+    hidden layers) and check with the default cached_derivatives=True; False:
+    plant into loop gradients (sigma' from z) and check with cached_derivatives=False.
+    """
+    backprop = vectorized.backprop if cached else loop.backprop
     rng = np.random.default_rng(seed)
     false_alarms, caught = 0, dict.fromkeys(ladder, 0)
+    unresolvable = dict.fromkeys(ladder, 0)
     tried = 0
     for _ in range(cases):
         net, X, Y = random_case(rng, dtype)
-        g = vectorized.backprop(net, X, Y)
-        report = check_network(net, X, Y, impl=lambda *_, g=g: g, method=method)
+        g = backprop(net, X, Y)
+        report = check_network(net, X, Y, impl=lambda *_, g=g: g, method=method,
+                               cached_derivatives=cached)
         false_alarms += not report.ok
-        E, u = error_scales(net, X, Y)
-        noise = Gradients(**{f: [2 * (u + U64) * e for e in getattr(E, f)] for f in FIELDS})
-        choice = pick_element(rng, g, skipped_elements(report.blocks), noise)
+        bound = tolerances(net, X, Y, cached)
+        choice = pick_element(rng, g, skipped_elements(report.blocks), bound)
         if choice is None:
             continue
         tried += 1
+        own_error = None
         for rel in ladder:
             bad = plant(g, *choice, rel)
-            caught[rel] += not check_network(net, X, Y, impl=lambda *_, b=bad: b,
-                                             method=method).ok
+            if not check_network(net, X, Y, impl=lambda *_, b=bad: b, method=method,
+                                 cached_derivatives=cached).ok:
+                caught[rel] += 1
+                continue
+            if own_error is None:
+                own_error = rounding_of_correct(net, X, Y, choice)
+            unresolvable[rel] += own_error >= rel / 2
     smallest = min((r for r in ladder if caught[r] == tried), default=None)
     return {"false_alarms": false_alarms, "cases": cases, "planted": tried,
-            "caught": caught, "smallest_caught_everywhere": smallest}
+            "caught": caught, "unresolvable": unresolvable,
+            "smallest_caught_everywhere": smallest}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m checks.calibrate", description=__doc__)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-cached-derivatives", action="store_true",
+                        help="plant into loop gradients (sigma' from z) and check them with "
+                             "cached_derivatives=False")
     args = parser.parse_args(argv)
     ladder = [10.0**-e for e in range(2, 15)]
+    print("caught / planted per r; +Nu: N of the misses are unresolvable (a correct "
+          "implementation is itself off by >= r/2 there)")
     print(f"{'method':<13} {'dtype':<8} {'false alarms':>13} {'smallest r caught':>18}  "
           "caught / planted per r")
     for dtype in (np.float64, np.float32):
         for method in ("complex_step", "richardson", "central"):
-            r = measure(args.cases, args.seed, dtype, method, ladder)
-            caught = r["caught"]
-            assert isinstance(caught, dict)
-            detail = " ".join(f"{k:.0e}:{v}" for k, v in caught.items())
+            r = measure(args.cases, args.seed, dtype, method, ladder,
+                        cached=not args.no_cached_derivatives)
+            caught, unresolvable = r["caught"], r["unresolvable"]
+            assert isinstance(caught, dict) and isinstance(unresolvable, dict)
+            detail = " ".join(f"{k:.0e}:{v}" + (f"+{unresolvable[k]}u" if unresolvable[k] else "")
+                              for k, v in caught.items())
             smallest = r["smallest_caught_everywhere"]
             print(f"{method:<13} {np.dtype(dtype).name:<8} "
                   f"{r['false_alarms']:>6} / {r['cases']:<5} "
                   f"{(f'{smallest:.0e}' if smallest else 'none'):>18}  "
                   f"[{r['planted']} planted] {detail}", flush=True)
+    for dtype in (np.float64, np.float32):
+        top, p99 = margin(args.cases, args.seed, dtype)
+        print(f"{np.dtype(dtype).name}: correct gradients (loop and vectorized, every element, "
+              f"{args.cases} networks) use at most {top:.3g} of their tolerance "
+              f"(99th percentile over arrays {p99:.3g})")
     return 0
 
 

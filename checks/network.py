@@ -11,21 +11,29 @@ one batched pass; every numerical derivative is still a difference (or imaginary
 part) of genuinely perturbed costs, never derived from a numerical delta via BP3/BP4.
 
 Error model (tolerance per element k):
-  tol_k = 2 (u + u64) E_k + numeric_k
+  tol_k = min(2 (u + u64) E_k, SAFETY * D_k) + numeric_k + 16 tiny
 where E_k is a first-order bound, in units of the unit roundoff, on the rounding
 error of any correct computation of element k, propagated through the network
 alongside the gradient itself: each dot product of length n contributes (n + 1)
 times the sum of its absolute terms, each product and activation a few ulps, each
 sigma' also curvature * (error of z) of itself and curvature * 4 |a| absolute (a
 derivative computed from a cached activation, 1 - a^2, is only that good), and errors of z,
-a, delta carry forward and backward through |W| and |sigma'|. A well-conditioned
-element gets a tolerance of a few dozen ulps of itself, a cancellation-prone one
-a wider one, whatever its magnitude. u is the network's dtype (float32 networks
-are judged by float32 rounding), u64 the float64 numerical reference. The factor 2
-covers the bounds being first-order; 16 times the dtype's smallest normal number is
-added for underflow of the analytic side. numeric_k is 4 * 2^-1022 / h (underflow) for
-complex step; for finite differences it adds 4x the truncation error estimated by
-step halving and the cost's round-off divided by the step.
+a, delta carry forward and backward through |W| and |sigma'|. u is the network's
+dtype (float32 networks are judged by float32 rounding), u64 the float64
+numerical reference; the factor 2 covers the bound being first-order.
+E assumes that every error has the sign that hurts most; where an element is a
+sum of cancelling terms it can exceed the actual rounding by 10^3-10^5. D_k is the
+largest deviation of element k over SAMPLES re-runs of the gradient computation
+(in float64) in which every intermediate - z, a, sigma', dC/da, delta, each
+product - is moved by a random fraction, uniform in [-1, 1], of its own local
+rounding bound (u + u64) * (the local terms of E): Monte Carlo arithmetic, which
+keeps the signs and so sees the cancellation. SAFETY = 16 on the largest of 16
+samples; `python -m checks.calibrate` measures how much of the tolerance correct
+gradients use (at most ~0.5, float32, and ~0.1, float64). 16 tiny (the dtype's
+smallest normal number) covers underflow of the analytic side. numeric_k is
+4 * 2^-1022 / h (underflow) for complex step; for finite differences it adds 4x
+the truncation error estimated by step halving and the cost's round-off divided
+by the step.
 
 Kinks: an element is skipped ("not differentiable here") when some z that its
 perturbed evaluation actually moves lies at a kink of its activation, within the step
@@ -56,6 +64,8 @@ CHUNK_BYTES = 32 * 2**20
 # tests compare the fast one against.
 STRUCTURED = True
 TINY = float(np.finfo(np.float64).tiny)
+SAMPLES = 16  # perturbed re-runs of the gradient computation (_sampled_deviations)
+SAFETY = 16  # tolerance factor on the largest deviation seen over the samples
 
 
 @dataclass
@@ -80,6 +90,10 @@ class _Reference:
     E_delta: list[Array]
     E_dW: list[Array]
     E_db: list[Array]
+    # The tolerance of the analytic side: min(2 (u + u64) E, SAFETY * sampled deviation)
+    T_delta: list[Array]
+    T_dW: list[Array]
+    T_db: list[Array]
 
     @property
     def L(self) -> int:
@@ -129,10 +143,14 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
     # The numerical reference differentiates the summed cost: its rounding grows
     # with the n_L terms of the sum. Under softmax every term moves, by up to
     # a_j sum_k |y_k| (the log-sum-exp), not just the j-th.
+    # That is the float64 reference's own rounding, not the analytic side's: it is
+    # weighed by u64, not by the network's u (see `weight` below).
     n_L = a[L].shape[0]
     spread = 0.0 if sigma_L.elementwise else np.abs(a[L]) * np.sum(
         np.abs(Y64), axis=0, keepdims=True)
-    E = E + (n_L + 4) * (P + spread)
+    u = float(np.finfo(net.dtype).eps) / 2
+    weight = U64 / (u + U64)  # 2 (u + u64) * weight * R = 2 u64 R
+    E = E + weight * (n_L + 4) * (P + spread)
     P_delta, E_delta = [P] * L, [E] * L
     for l in range(L - 2, -1, -1):
         P_t = absW[l + 1].T @ P_delta[l + 1]
@@ -143,10 +161,107 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
     E_dW = [(E_delta[l] @ np.abs(a[l]).T + P_delta[l] @ E_a[l].T) / m
             + (m + 2) * P_delta[l] @ np.abs(a[l]).T / m for l in range(L)]
     E_db = [(E_delta[l] + (m + 1) * P_delta[l]).mean(axis=1, keepdims=True) for l in range(L)]
-    u = float(np.finfo(net.dtype).eps) / 2
     floor = 16 * float(np.finfo(net.dtype).tiny)
-    return _Reference(net, W, b, X64, Y64, z, a, u, floor, [u * e for e in E_z],
-                      E_delta, E_dW, E_db)
+    ref = _Reference(net, W, b, X64, Y64, z, a, u, floor, [u * e for e in E_z],
+                     E_delta, E_dW, E_db, [], [], [])
+    sampled = _sampled_deviations(ref, cached)
+    gamma = _gamma(ref)
+    for E_f, T_f, D_f in zip((E_delta, E_dW, E_db), (ref.T_delta, ref.T_dW, ref.T_db),
+                             sampled, strict=True):
+        T_f.extend(np.minimum(gamma * E_l, SAFETY * D_l) for E_l, D_l in zip(E_f, D_f,
+                                                                              strict=True))
+    return ref
+
+
+def _sampled_deviations(ref: _Reference, cached: bool) -> tuple[list[Array], ...]:
+    """Largest deviation of delta, dW and db over SAMPLES perturbed re-runs.
+
+    Monte Carlo arithmetic: the gradients are computed again, in float64, with
+    every intermediate (z, a, sigma', dC/da, delta, the products W^T delta and
+    delta a^T) moved by a random fraction, uniform in [-1, 1], of its local
+    rounding bound (u + u64) * (the same local terms as E). Unlike E, whose
+    absolute values assume every error lines up with every other, the samples
+    carry the signs, so cancellation shows up as it happens in a real
+    computation. Returns, per array, max over samples of |g_s - g_0|, g_0 the
+    unperturbed run. One sample at a time: memory is that of one backprop.
+    """
+    rng = np.random.default_rng(0)  # fixed: the same inputs give the same report
+    base = _perturbed_gradients(ref, cached, None, None)
+    deviation = [[np.zeros_like(x) for x in arrays] for arrays in base]
+    for _ in range(SAMPLES):
+        sample = _perturbed_gradients(ref, cached, rng, base[0])
+        for dev, arrays, base_arrays in zip(deviation, sample, base, strict=True):
+            for d, x, x0 in zip(dev, arrays, base_arrays, strict=True):
+                np.maximum(d, np.abs(x - x0), out=d)
+    return tuple(deviation)
+
+
+def _perturbed_gradients(ref: _Reference, cached: bool, rng: np.random.Generator | None,
+                         base_delta: list[Array] | None) -> tuple[list[Array], ...]:
+    """delta, dW, db in float64, each intermediate jittered (rng None: not at all).
+
+    base_delta: the unperturbed deltas, for the local bounds of BP2-BP4.
+    """
+    net, W, b, z, a, Y = ref.net, ref.W, ref.b, ref.z, ref.a, ref.Y
+    L, m = ref.L, ref.X.shape[1]
+    u_s = ref.u + U64
+
+    def jitter(scale: Any, unit: float = u_s) -> Any:
+        if rng is None:
+            return 0.0
+        return unit * rng.uniform(-1.0, 1.0, np.shape(scale)) * scale
+
+    def sigma_prime(l: int, z_s: Array) -> Array:
+        if rng is None:
+            return net.sigma[l].sigma_prime(z_s)
+        d = np.abs(net.sigma[l].sigma_prime(z[l]))
+        cached_error = 4 * np.abs(a[l + 1]) if cached else 0.0
+        local = 4 * d + net.sigma[l].curvature * cached_error
+        return net.sigma[l].sigma_prime(z_s) + jitter(local)
+
+    a_s: list[Array] = [ref.X]
+    z_s: list[Array] = []
+    for l in range(L):
+        terms = 0.0 if rng is None else np.abs(W[l]) @ np.abs(a[l]) + np.abs(b[l])
+        z_s.append(W[l] @ a_s[l] + b[l] + jitter((W[l].shape[1] + 2) * terms))
+        local = 4 if net.sigma[l].elementwise else a[l + 1].shape[0] + 4
+        a_s.append(net.sigma[l].sigma(z_s[l]) + jitter(local * np.abs(a[l + 1])))
+    sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
+    if cost_fn.delta is not None:
+        P = np.abs(a[L]) + np.abs(Y)
+        delta = cost_fn.delta(a_s[L], Y) + jitter(P)
+    else:
+        g = cost_fn.dC_da(a[L], Y)
+        g_s = cost_fn.dC_da(a_s[L], Y) + jitter(4 * (np.abs(g) + np.abs(a[L]) + np.abs(Y)))
+        if sigma_L.elementwise:
+            P = np.abs(g * sigma_L.sigma_prime(z[L - 1]))
+            delta = g_s * sigma_prime(L - 1, z_s[L - 1]) + jitter(P)
+        else:
+            P = _abs_vjp(sigma_L, z[L - 1], np.abs(g))
+            delta = sigma_L.backward(z_s[L - 1], g_s) + jitter(4 * P)
+    # The float64 reference's rounding of the summed cost, as in E.
+    spread = 0.0 if sigma_L.elementwise else np.abs(a[L]) * np.sum(
+        np.abs(Y), axis=0, keepdims=True)
+    deltas = [delta + jitter((a[L].shape[0] + 4) * (P + spread), U64)] * L
+    unperturbed = base_delta if base_delta is not None else deltas
+    for l in range(L - 2, -1, -1):
+        t = W[l + 1].T @ deltas[l + 1]
+        if rng is not None:
+            t0 = W[l + 1].T @ unperturbed[l + 1]
+            P_t = np.abs(W[l + 1]).T @ np.abs(unperturbed[l + 1])
+            t += jitter((W[l + 1].shape[0] + 1) * P_t)
+        deltas[l] = t * sigma_prime(l, z_s[l])
+        if rng is not None:
+            deltas[l] += jitter(np.abs(t0 * net.sigma[l].sigma_prime(z[l])))
+    dW, db = [], []
+    for l in range(L):
+        dW.append(deltas[l] @ a_s[l].T / m)
+        db.append(deltas[l].mean(axis=1, keepdims=True))
+        if rng is not None:
+            magnitude = np.abs(unperturbed[l])
+            dW[l] += jitter((m + 2) * magnitude @ np.abs(a[l]).T / m)
+            db[l] += jitter((m + 1) * magnitude.mean(axis=1, keepdims=True))
+    return deltas, dW, db
 
 
 def _abs_vjp(sigma: Activation, z: Array, g: Array) -> Array:
@@ -270,6 +385,7 @@ class _Target:
     name: str
     analytic: Array  # the array under test
     scale: Array  # E: the error model's bound, same shape
+    tol: Array  # the analytic side's tolerance (see _Reference.T_delta), same shape
     per_example: bool  # delta: each column is its own cost C_x
     index_names: tuple[str, ...]
     values: Array  # the perturbed quantity (z, b or W), for the finite-difference step
@@ -291,10 +407,10 @@ def _targets(ref: _Reference, g: Gradients, l: int) -> list[_Target]:
 
     return [
         _Target("BP1" if l == ref.L - 1 else "BP2", f"delta[{l}]", g.delta[l],
-                ref.E_delta[l], True, ("j", "x"), ref.z[l], ones, lambda U: U),
-        _Target("BP3", f"db[{l}]", g.db[l], ref.E_db[l], False, ("j", "0"),
+                ref.E_delta[l], ref.T_delta[l], True, ("j", "x"), ref.z[l], ones, lambda U: U),
+        _Target("BP3", f"db[{l}]", g.db[l], ref.E_db[l], ref.T_db[l], False, ("j", "0"),
                 ref.b[l], ones, lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
-        _Target("BP4", f"dW[{l}]", g.dW[l], ref.E_dW[l], False, ("j", "i"),
+        _Target("BP4", f"dW[{l}]", g.dW[l], ref.E_dW[l], ref.T_dW[l], False, ("j", "i"),
                 ref.W[l], weight, lambda U: U @ ref.a[l]),
     ]
 
@@ -325,7 +441,7 @@ def _elementwise(ref: _Reference, l: int, t: _Target, method: Method) -> Block:
 
     d, err, kinked = _numeric(ref, l, targets, K, method, per_example=t.per_example)
     return compare(t.equation, t.name, l, method.name, t.analytic, d.reshape(shape),
-                   _gamma(ref) * t.scale + err.reshape(shape) + ref.floor, kinked.reshape(shape),
+                   t.tol + err.reshape(shape) + ref.floor, kinked.reshape(shape),
                    t.index_names)
 
 
@@ -351,10 +467,10 @@ def _directional(ref: _Reference, l: int, t: _Target, method: Method, k: int,
     d, err, kinked = _numeric(ref, l, targets, k, method, per_example=t.per_example)
     axes = (1,) if t.per_example else (1, 2)
     analytic = np.sum(t.analytic * U, axis=axes)
-    scale = np.sum(t.scale * np.abs(U), axis=axes)
-    gamma = _gamma(ref) + t.analytic.size * U64
+    tol = (np.sum(t.tol * np.abs(U), axis=axes)
+           + t.analytic.size * U64 * np.sum(t.scale * np.abs(U), axis=axes))
     block = compare(t.equation, f"{t.name}·u", l, f"{method.name}/dir", analytic, d,
-                    gamma * scale + err + ref.floor, np.zeros(d.shape, dtype=bool),
+                    tol + err + ref.floor, np.zeros(d.shape, dtype=bool),
                     ("u", "x") if t.per_example else ("u",))
     return block if block.ok and not np.any(kinked) else None
 
@@ -505,3 +621,17 @@ def error_scales(net: Network, X: Any, Y: Any) -> tuple[Gradients, float]:
     X, Y = check_XY(net, X, Y)
     ref = _reference(net, X, Y)
     return Gradients(delta=ref.E_delta, dW=ref.E_dW, db=ref.E_db), ref.u
+
+
+def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True) -> Gradients:
+    """The analytic side's tolerance for every element of delta, dW and db.
+
+    min(2 (u + u64) E, SAFETY * the largest deviation over SAMPLES perturbed
+    re-runs), plus the underflow floor: what check_network allows an element to
+    differ from the numerical reference, before the numerical method's own error.
+    """
+    X, Y = check_XY(net, X, Y)
+    ref = _reference(net, X, Y, cached_derivatives)
+    return Gradients(delta=[t + ref.floor for t in ref.T_delta],
+                     dW=[t + ref.floor for t in ref.T_dW],
+                     db=[t + ref.floor for t in ref.T_db])
