@@ -630,6 +630,10 @@ def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True) ->
     re-runs), plus the underflow floor: what check_network allows an element to
     differ from the numerical reference, before the numerical method's own error.
     """
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a backprop.Network, got {type(net).__name__}")
+    if not isinstance(cached_derivatives, bool):
+        raise TypeError(f"cached_derivatives must be True or False, got {cached_derivatives!r}")
     X, Y = check_XY(net, X, Y)
     ref = _reference(net, X, Y, cached_derivatives)
     return Gradients(delta=[t + ref.floor for t in ref.T_delta],

@@ -31,12 +31,13 @@ def test_a_single_planted_relative_error_is_caught_and_localised(dtype, rel):
 
     Caught wherever the error model allows it: where the element's own
     tolerance (checks.network.tolerances) is below rel |g| / 2. The test also
-    requires that this covers at least 95 % of the planted elements, so it
-    cannot pass vacuously.
+    requires that this covers at least 97 % of the planted elements, so it
+    cannot pass vacuously (the worst-case bound E alone reaches only 94 % in
+    float32; the sampled deviations, 98-99 %).
     """
     rng = np.random.default_rng(7)
     planted = resolvable = 0
-    for _ in range(200 if CI else 40):
+    for _ in range(200 if CI else 100):
         net, X, Y = random_case(rng, dtype)
         g = vectorized.backprop(net, X, Y)
         report = check_network(net, X, Y, impl=lambda *_, g=g: g)
@@ -55,4 +56,4 @@ def test_a_single_planted_relative_error_is_caught_and_localised(dtype, rel):
         assert not report.ok, f"missed {rel:g} in {field}[{l}]{index} of {net!r}"
         assert [e.index for e in report.mismatches] == [index if field != "db" else
                                                         (index[0], 0)]
-    assert resolvable >= 0.95 * planted, (resolvable, planted)
+    assert resolvable >= 0.97 * planted, (resolvable, planted)

@@ -19,12 +19,7 @@ from backprop import ACTIVATIONS, Gradients, Network, _validate, cost, forward, 
 from backprop.network import _BOUNDS, _activation_bounds
 from checks import check_network, gradcheck
 from checks.cli import main
-from checks.network import error_scales
-
-# Gaps that the diffs in issue 6's report close, in files owned elsewhere: whoever applies
-# a diff sets its flag to False, and the strict xfails below become ordinary tests.
-CHECKS_NETWORK_DIFF_PENDING = False  # seed and malformed impl results in check_network
-CHECKS_CLI_DIFF_PENDING = False  # the CLI turns check_network's errors into usage errors
+from checks.network import error_scales, tolerances
 
 PACKAGE_DIRS = {str(Path(__file__).resolve().parents[1] / d) for d in ("backprop", "checks")}
 
@@ -250,6 +245,13 @@ CHECK_NETWORK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      ValueError, "unknown method 'forward'; known: auto, complex_step, central, richardson"),
     ("method not a name", lambda: check_network(quad(), X(), Y(), method=2),
      TypeError, "method must be a name, got 2"),
+    ("cached_derivatives not a bool", lambda: check_network(quad(), X(), Y(),
+                                                             cached_derivatives="no"),
+     TypeError, "cached_derivatives must be True or False, got 'no'"),
+    ("tolerances: cached_derivatives not a bool", lambda: tolerances(quad(), X(), Y(), 1),
+     TypeError, "cached_derivatives must be True or False, got 1"),
+    ("tolerances: net not a Network", lambda: tolerances("net", X(), Y()),
+     TypeError, "net must be a backprop.Network, got str"),
     ("zero directions", lambda: check_network(quad(), X(), Y(), directions=0),
      ValueError, "directions must be a positive integer or None, got 0"),
     ("boolean directions", lambda: check_network(quad(), X(), Y(), directions=True),
@@ -279,10 +281,8 @@ CHECK_NETWORK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      TypeError, "returned db[0] of dtype complex128, expected real floats"),
 ]
 
-# Gaps in checks/network.py that the diff in issue 6's report closes (the lead owns
-# that file): until it is applied these raise numpy's or Python's own errors.
-# See CHECKS_NETWORK_DIFF_PENDING.
-CHECK_NETWORK_PENDING: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+# Seeds and malformed results of a user's backprop.
+CHECK_NETWORK_RESULTS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("negative seed", lambda: check_network(quad(), X(), Y(), seed=-1),
      ValueError, "seed must be >= 0, got -1"),
     ("string seed", lambda: check_network(quad(), X(), Y(), seed="0"),
@@ -385,6 +385,7 @@ ENTRY_POINTS = {
     "vectorized.backprop": vectorized.backprop,
     "check_network": check_network,
     "error_scales": error_scales,
+    "tolerances": tolerances,
 }
 XY_POINTS = {k: v for k, v in ENTRY_POINTS.items() if k != "forward"}
 
@@ -396,10 +397,8 @@ TABLE = (
        for name, fn in XY_POINTS.items() for case, call, exc, msg in Y_CASES]
     + [pytest.param(call, exc, msg, id=f"check_network: {case}")
        for case, call, exc, msg in CHECK_NETWORK]
-    + [pytest.param(call, exc, msg, id=f"check_network: {case}",
-                    marks=pytest.mark.xfail(CHECKS_NETWORK_DIFF_PENDING, strict=True,
-                                            reason="needs issue 6's checks/network.py diff"))
-       for case, call, exc, msg in CHECK_NETWORK_PENDING]
+    + [pytest.param(call, exc, msg, id=f"check_network: {case}")
+       for case, call, exc, msg in CHECK_NETWORK_RESULTS]
     + [pytest.param(call, exc, msg, id=f"gradcheck: {case}") for case, call, exc, msg in GRADCHECK]
 )
 
@@ -433,9 +432,6 @@ def test_cli_bad_usage_exits_2_naming_the_option(argv, fragment, capsys):
     assert fragment in err and "usage: backprop-check" in err, err
 
 
-@pytest.mark.xfail(CHECKS_CLI_DIFF_PENDING, strict=True, raises=TypeError,
-                   reason="checks/cli.py lets check_network's TypeError/ValueError through "
-                   "as a traceback; needs issue 6's checks/cli.py diff")
 def test_cli_user_backprop_with_a_malformed_result_exits_2(tmp_path, monkeypatch, capsys):
     (tmp_path / "issue6_junk_backprop.py").write_text("def backprop(net, X, Y):\n    return None\n")
     monkeypatch.chdir(tmp_path)
@@ -517,6 +513,7 @@ NET_CALLS = {
                                                                     method="central"),
     "check_network(directions)": lambda net, X, Y: check_network(net, X, Y, directions=2),
     "error_scales": error_scales,
+    "tolerances": tolerances,
     "check_network(vandal) raises": lambda net, X, Y: check_network(net, X, Y, impl=vandal),
     "check_network(bad method) raises": lambda net, X, Y: check_network(net, X, Y,
                                                                         method="nope"),
