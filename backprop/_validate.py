@@ -30,18 +30,19 @@ def float_dtype(value: Any, name: str = "dtype") -> np.dtype[Any]:
     return dtype
 
 
-def as_float_array(value: Any, name: str, dtype: Any = None) -> Array:
-    """A real floating copy of value, or TypeError/ValueError naming `name`.
+def as_float_array(value: Any, name: str, dtype: Any = None, copy: bool = True) -> Array:
+    """A real floating C-ordered array of value, or TypeError/ValueError naming `name`.
 
-    dtype: the dtype of the copy; by default the value's own if it is a float
+    dtype: the dtype of the result; by default the value's own if it is a float
     (float16 and longdouble are refused, not silently converted), else float64.
     Values must be finite and must fit in the dtype (casting 1e300 to float32
-    would overflow to inf).
+    would overflow to inf). copy: always a copy (True), or value itself when it
+    already is such an array (False: for inputs only read, the hot path of backprop).
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
     try:
-        array = np.array(value)
+        array = np.asarray(value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(f"{name} must be a numeric array (nested lists of equal length "
                         f"or an ndarray), got {type(value).__name__}: {exc}") from None
@@ -52,13 +53,13 @@ def as_float_array(value: Any, name: str, dtype: Any = None) -> Array:
     if dtype is None:
         dtype = array.dtype if array.dtype.kind == "f" else np.float64
     dtype = float_dtype(dtype, f"the dtype of {name}")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        bad = _first(~np.isfinite(array))
-        raise ValueError(f"{name} must be finite, but {name}{_at(bad)} = {array[bad]}")
     with np.errstate(over="ignore"):
-        cast = np.array(array, dtype=dtype, order="C")
-    if not np.all(np.isfinite(cast)):
+        cast = (np.array(array, dtype=dtype, order="C") if copy
+                else np.asarray(array, dtype=dtype, order="C"))
+    if not np.isfinite(cast).all():  # NaN, inf, or a finite value too large for dtype
         bad = _first(~np.isfinite(cast))
+        if array.dtype.kind == "f" and not np.isfinite(array[bad]):
+            raise ValueError(f"{name} must be finite, but {name}{_at(bad)} = {array[bad]}")
         raise ValueError(f"{name}{_at(bad)} = {array[bad]} does not fit in {dtype} "
                          f"(largest {np.finfo(dtype).max:.3g})")
     return cast
@@ -73,9 +74,11 @@ def _at(index: tuple[int, ...]) -> str:
     return f"[{', '.join(map(str, index))}]"
 
 
-def as_matrix(value: Any, name: str, rows: int, dtype: Any, what: str) -> Array:
-    """A (rows, m) float matrix with m >= 1; `what` says where `rows` comes from."""
-    array = as_float_array(value, name, dtype)
+def as_matrix(value: Any, name: str, rows: int, dtype: Any, what: str,
+              copy: bool = True) -> Array:
+    """A (rows, m) float matrix with m >= 1; `what` says where `rows` comes from.
+    copy as in as_float_array."""
+    array = as_float_array(value, name, dtype, copy)
     if array.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D with one column per example, shape ({rows}, m); "

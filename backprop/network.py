@@ -207,8 +207,10 @@ def check_X(net: Network, X: Any) -> Array:
 def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
     """X (n_0, m) and Y (n_L, m), with targets that suit the cost."""
     check_net(net)
-    X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer")
-    Y = v.as_matrix(Y, "Y", net.sizes[-1], net.dtype, "the network's output layer")
+    # No copies: every caller only reads X and Y (and check_network hands a user's
+    # backprop copies of its own).
+    X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer", copy=False)
+    Y = v.as_matrix(Y, "Y", net.sizes[-1], net.dtype, "the network's output layer", copy=False)
     if Y.shape[1] != X.shape[1]:
         raise ValueError(
             f"X has {X.shape[1]} examples (columns) but Y has {Y.shape[1]}: "
@@ -256,7 +258,7 @@ def _check_magnitudes(net: Network, X: Array, Y: Array | None) -> None:
     with np.errstate(all="ignore"):  # an overflowing bound is inf, and inf is reported
         # ndarray methods, not np.max(...): this runs on every call, and the
         # wrappers would cost more than the reductions on small networks.
-        A = [float(np.abs(X).max())]  # A[l] bounds |a[l]|
+        A = [max(float(X.max()), -float(X.min()))]  # A[l] bounds |a[l]|; no temporary
         S: list[float] = []  # S[l] bounds |sigma'(z[l])|
         cols: list[float] = []  # max_j sum_k |W[l][k, j]|, for BP2
         need(A[0], "|X|")
@@ -272,7 +274,7 @@ def _check_magnitudes(net: Network, X: Array, Y: Array | None) -> None:
             need(A[-1], f"|a[{l + 1}]|")
         if Y is None:
             return
-        Y_max = float(np.abs(Y).max())
+        Y_max = max(float(Y.max()), -float(Y.min()))
         term = 1 + Z + A[-1] + Y_max
         need(net.sizes[-1] * term * term, "the cost")  # not **: float ** raises OverflowError
         D = 2 * (A[-1] + Y_max) * max(S[-1], 1.0)  # bounds |delta[l]|, from l = L - 1 down
