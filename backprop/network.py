@@ -46,10 +46,12 @@ class Network:
 
     weights[l] is W^{l+1}, shape (n_{l+1}, n_l); biases[l] is b^{l+1}, shape
     (n_{l+1}, 1). The arrays are copied, so later changes to the caller's
-    arrays do not reach the network. `activations` is one name per layer, or
-    one name for every layer; with a single name and a cost that requires a
-    particular output (cross_entropy -> sigmoid, categorical_cross_entropy ->
-    softmax), the output layer gets the required one.
+    arrays do not reach the network, and the copies are read-only: a network
+    is a value (to change a parameter, build a new Network from modified
+    copies). `activations` is one name per layer, or one name for every
+    layer; with a single name and a cost that requires a particular output
+    (cross_entropy -> sigmoid, categorical_cross_entropy -> softmax), the
+    output layer gets the required one.
 
     Raises ValueError for inconsistent shapes, unknown names, softmax before
     the output layer or an output that does not suit the cost; TypeError for
@@ -80,6 +82,10 @@ class Network:
         self.dtype = np.result_type(*self.weights)
         self.weights = [W.astype(self.dtype) for W in self.weights]
         self.biases: list[Array] = _check_biases(biases, self.weights, self.dtype)
+        for array in (*self.weights, *self.biases):
+            array.flags.writeable = False
+        # Memo of _parameter_norms: (the arrays it was computed from, the norms).
+        self._norms: tuple[tuple[Array, ...], list[tuple[float, float, float]]] | None = None
         self.activations: tuple[str, ...] = tuple(
             _output_activation(v.as_names(activations, "activations", self.L), self.cost_fn)
             if isinstance(activations, str)
@@ -260,13 +266,11 @@ def _check_magnitudes(net: Network, X: Array, Y: Array | None) -> None:
         # wrappers would cost more than the reductions on small networks.
         A = [max(float(X.max()), -float(X.min()))]  # A[l] bounds |a[l]|; no temporary
         S: list[float] = []  # S[l] bounds |sigma'(z[l])|
-        cols: list[float] = []  # max_j sum_k |W[l][k, j]|, for BP2
+        norms = _parameter_norms(net)
+        cols = [col for _, col, _ in norms]  # max_j sum_k |W[l][k, j]|, for BP2
         need(A[0], "|X|")
-        for l, (W, b, sigma) in enumerate(zip(net.weights, net.biases, net.sigma,
-                                              strict=True)):
-            absW = np.abs(W)
-            cols.append(float(absW.sum(axis=0).max()))
-            Z = float(absW.sum(axis=1).max()) * A[l] + float(np.abs(b).max())
+        for l, ((row, _, b_max), sigma) in enumerate(zip(norms, net.sigma, strict=True)):
+            Z = row * A[l] + b_max
             need(Z, f"|z[{l}]| (from |X| <= {A[0]:.3g} and the weights)")
             a_bound, s_bound = _activation_bounds(sigma, Z)
             A.append(a_bound)
@@ -283,6 +287,29 @@ def _check_magnitudes(net: Network, X: Array, Y: Array | None) -> None:
             need(D * A[l], f"|dW[{l}]|")
             if l > 0:
                 D = cols[l] * D * S[l - 1]
+
+
+def _parameter_norms(net: Network) -> list[tuple[float, float, float]]:
+    """Per layer: max_j sum_i |W_ji| (rows), max_i sum_j |W_ji| (columns), max_j |b_j|.
+
+    O(parameters), so memoised on the network, but only while its parameters
+    are the read-only arrays the memo was computed from (anything else, e.g.
+    an array made writeable again or replaced, is recomputed on every call).
+    """
+    params = (*net.weights, *net.biases)
+    frozen = not any(p.flags.writeable for p in params)
+    memo = net._norms
+    if frozen and memo is not None and len(memo[0]) == len(params) and all(
+            p is q for p, q in zip(memo[0], params, strict=True)):
+        return memo[1]
+    norms = []
+    with np.errstate(all="ignore"):
+        for W, b in zip(net.weights, net.biases, strict=True):
+            absW = np.abs(W)
+            norms.append((float(absW.sum(axis=1).max()), float(absW.sum(axis=0).max()),
+                          float(np.abs(b).max())))
+    net._norms = (params, norms) if frozen else None
+    return norms
 
 
 _BOUNDS: dict[tuple[Activation, float], tuple[float, float]] = {}

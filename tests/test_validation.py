@@ -751,3 +751,28 @@ def test_the_guard_accepts_large_values_that_cannot_overflow():
 
 def all_finite_arrays(*arrays: np.ndarray) -> bool:
     return all(bool(np.all(np.isfinite(a))) for a in arrays)
+
+
+def test_network_parameters_are_read_only():
+    net = Network([np.ones((1, 1))], [np.zeros((1, 1))], ["tanh"])
+    with pytest.raises(ValueError, match="read-only"):
+        net.weights[0][0, 0] = 2.0
+    with pytest.raises(ValueError, match="read-only"):
+        net.biases[0] += 1.0
+
+
+def test_the_overflow_guard_sees_parameters_changed_behind_its_memo():
+    """The guard memoises its O(parameters) norms on the network: replacing an
+    array, or making one writeable again and changing it, must not go unseen."""
+    net = Network([np.ones((1, 1))], [np.zeros((1, 1))], ["identity"])
+    X, Y = np.ones((1, 1)), np.zeros((1, 1))
+    vectorized.backprop(net, X, Y)  # fills the memo
+    net.weights[0] = np.full((1, 1), 1e200)
+    with pytest.raises(ValueError, match=r"could reach"):
+        vectorized.backprop(net, X, Y)
+    net = Network([np.ones((1, 1))], [np.zeros((1, 1))], ["identity"])
+    vectorized.backprop(net, X, Y)
+    net.biases[0].flags.writeable = True
+    net.biases[0][0, 0] = 1e200
+    with pytest.raises(ValueError, match=r"could reach"):
+        vectorized.backprop(net, X, Y)
