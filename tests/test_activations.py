@@ -157,3 +157,24 @@ def test_sigma_into_writes_sigma_of_z(name):
     out = np.empty_like(GRID)
     SIGMA_INTO[name](GRID.copy(), out=out)
     np.testing.assert_array_equal(out, ACTIVATIONS[name].sigma(GRID))
+
+
+def test_softplus_fast_complex_path_matches_the_general_one():
+    """Below |Im z| = 2^-30, softplus_parts skips cos, sin and arctan2 (the
+    identity to within rounding there): same numbers as the general formula."""
+    from backprop.activations import softplus_parts
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-40, 40, 10_000)
+    y = rng.standard_normal(10_000) * 1e-20
+    re, im = softplus_parts(x, y)
+    pos = x >= 0
+    s, e = np.where(pos, -y, y), np.exp(np.where(pos, -x, x))
+    re_general = np.where(pos, x, 0.0) + np.log1p(e * np.cos(s))
+    im_general = np.where(pos, y, 0.0) + np.arctan2(e * np.sin(s), 1 + e * np.cos(s))
+    eps = np.finfo(np.float64).eps
+    np.testing.assert_allclose(re, re_general, rtol=eps, atol=0)
+    np.testing.assert_allclose(im, im_general, rtol=2 * eps, atol=0)
+    # A large imaginary part takes the general path: arg(1 + w) with cos and sin.
+    _, im_big = softplus_parts(np.array([0.5]), np.array([0.25]))
+    assert abs(im_big[0] - np.log1p(np.exp(0.5 + 0.25j)).imag) < 4 * eps
