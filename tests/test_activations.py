@@ -178,3 +178,16 @@ def test_softplus_fast_complex_path_matches_the_general_one():
     # A large imaginary part takes the general path: arg(1 + w) with cos and sin.
     _, im_big = softplus_parts(np.array([0.5]), np.array([0.25]))
     assert abs(im_big[0] - np.log1p(np.exp(0.5 + 0.25j)).imag) < 4 * eps
+
+
+def test_cross_entropy_from_z_takes_complex_input_apart_correctly():
+    """The complex path (real and imaginary parts computed apart) against the
+    complex formula sum softplus(z) - y z, for a 2-D batch."""
+    rng = np.random.default_rng(1)
+    # Im z ~ 1e-8: the real part ln|1 + w| = log1p(Re w) + O(Im(w)^2) is exact to rounding
+    z = rng.uniform(-3, 3, (3, 4)) + 1j * rng.uniform(-1e-8, 1e-8, (3, 4))
+    y = rng.uniform(0, 1, (3, 4))
+    expected = np.sum(np.log1p(np.exp(z)) - y * z, axis=0)
+    value_z = COSTS["cross_entropy"].value_z
+    assert value_z is not None
+    np.testing.assert_allclose(value_z(z, y), expected, rtol=1e-13)

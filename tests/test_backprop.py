@@ -139,3 +139,9 @@ def test_float32_networks_give_float32_gradients_that_pass(impl):
     g = IMPLS[impl](net, X, Y)
     assert all(d.dtype == np.float32 for d in (*g.delta, *g.dW, *g.db))
     assert check_network(net, X, Y, impl=impl).ok
+
+
+def test_every_array_of_backprops_block_starts_on_a_cache_line():
+    for dtype in (np.float32, np.float64):
+        g, a = vectorized.allocate([784, 256, 256, 10], 7, dtype)
+        assert all(x.ctypes.data % vectorized.ALIGN == 0 for x in (*g.delta, *g.dW, *g.db, *a))

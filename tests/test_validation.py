@@ -776,3 +776,30 @@ def test_the_overflow_guard_sees_parameters_changed_behind_its_memo():
     net.biases[0][0, 0] = 1e200
     with pytest.raises(ValueError, match=r"could reach"):
         vectorized.backprop(net, X, Y)
+
+
+def test_check_XY_reads_inputs_in_place_and_copies_only_to_convert():
+    """backprop only reads X and Y: check_XY hands back the caller's arrays when
+    they already are C-ordered arrays of the network's dtype (no copy per call),
+    and a C-ordered converted copy otherwise; forward's trace owns its a[0]."""
+    from backprop.network import check_XY
+
+    net = quad()
+    X_, Y_ = X(), np.ascontiguousarray(Y())
+    X_checked, Y_checked = check_XY(net, X_, Y_)
+    assert X_checked is X_ and Y_checked is Y_
+    X_f = np.asfortranarray(X_)
+    X_c, _ = check_XY(net, X_f, Y_)
+    assert X_c.flags.c_contiguous and not np.shares_memory(X_c, X_f)
+    assert not np.shares_memory(forward(net, X_).a[0], X_)
+    W_f = np.asfortranarray(np.ones((2, 3)))
+    assert Network([W_f], [np.zeros((2, 1))], ["tanh"]).weights[0].flags.c_contiguous
+
+
+def test_the_overflow_guard_memoises_its_norms_on_a_read_only_network():
+    from backprop.network import _parameter_norms
+
+    net = Network.random([3, 4, 2], seed=0)
+    assert _parameter_norms(net) is _parameter_norms(net)
+    net.weights[0].flags.writeable = True  # no longer provably unchanged: recomputed
+    assert _parameter_norms(net) is not _parameter_norms(net)
