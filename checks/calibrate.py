@@ -21,6 +21,7 @@ import numpy as np
 
 from backprop import ACTIVATIONS, COSTS, Gradients, Network, loop, vectorized
 from backprop._types import Array
+from backprop.network import forward_arrays
 from checks.network import _gamma, _reference, check_network, tolerances
 from checks.report import Block
 
@@ -112,19 +113,45 @@ def precise_gradients(net: Network, X: Array, Y: Array) -> Gradients:
                      db=[delta[l].mean(axis=1, keepdims=True) for l in range(L)])
 
 
-def rounding_of_correct(net: Network, X: Array, Y: Array, element: Element) -> float:
-    """The relative error, in one element, of the correct implementations
-    (loop and vectorized) in the network's dtype: the larger of the two."""
+def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
+    """Backprop in the network's dtype taking sigma' from the cached activation
+    (1 - a^2, a (1 - a), ...) in every layer, the output's included (vectorized
+    does so only in hidden layers): a correct implementation that the default
+    cached_derivatives=True accepts."""
+    trace = forward_arrays(net.weights, net.biases, net.sigma, X)
+    a, L, m, cost = trace.a, net.L, X.shape[1], net.cost_fn
+
+    def backward(l: int, g: Array) -> Array:  # g ⊙ sigma'(z[l])
+        from_a = vectorized.BACKWARD_FROM_A.get(net.sigma[l].name)
+        if from_a is None:
+            return net.sigma[l].backward(trace.z[l], g)
+        return from_a(a[l + 1].copy(), g.copy())
+
+    delta = [a[L]] * L
+    delta[L - 1] = (cost.delta(a[L], Y) if cost.delta is not None
+                    else backward(L - 1, cost.dC_da(a[L], Y)))
+    for l in range(L - 2, -1, -1):
+        delta[l] = backward(l, net.weights[l + 1].T @ delta[l + 1])
+    return Gradients(delta=delta, dW=[delta[l] @ a[l].T / m for l in range(L)],
+                     db=[delta[l].mean(axis=1, keepdims=True) for l in range(L)])
+
+
+def rounding_of_correct(net: Network, X: Array, Y: Array, element: Element,
+                        cached: bool = True) -> float:
+    """The relative error, in one element, of correct implementations in the
+    network's dtype, the largest of: loop, vectorized and (cached: the ones
+    that cached_derivatives=True accepts) cached_everywhere."""
     field, l, index = element
     exact = float(getattr(precise_gradients(net, X, Y), field)[l][index])
-    errors = [abs(float(getattr(impl(net, X, Y), field)[l][index]) - exact)
-              for impl in (loop.backprop, vectorized.backprop)]
+    impls = [loop.backprop, vectorized.backprop] + ([cached_everywhere] if cached else [])
+    errors = [abs(float(getattr(impl(net, X, Y), field)[l][index]) - exact) for impl in impls]
     return max(errors) / abs(exact) if exact else float("inf")
 
 
 def margin(cases: int, seed: int, dtype: type) -> tuple[float, float, float]:
     """How close correct gradients come to their tolerance: over `cases` random
-    networks and every element of loop and vectorized gradients, |g - exact| /
+    networks and every element of loop, vectorized and cached_everywhere
+    gradients, |g - exact| /
     tolerance (exact in extended precision): the largest, its 99th percentile
     over arrays, and the largest among elements whose tolerance the sampled
     deviations set (SAFETY D below 2 (u + u64) E). Below 1 means no false alarm;
@@ -134,7 +161,8 @@ def margin(cases: int, seed: int, dtype: type) -> tuple[float, float, float]:
     for _ in range(cases):
         net, X, Y = random_case(rng, dtype)
         exact, ref = precise_gradients(net, X, Y), _reference(net, X, Y)
-        for g in (loop.backprop(net, X, Y), vectorized.backprop(net, X, Y)):
+        for g in (loop.backprop(net, X, Y), vectorized.backprop(net, X, Y),
+                  cached_everywhere(net, X, Y)):
             for field in FIELDS:
                 for e, a, t, E in zip(getattr(exact, field), getattr(g, field),
                                       getattr(ref, f"T_{field}"), getattr(ref, f"E_{field}"),
@@ -183,7 +211,7 @@ def measure(cases: int, seed: int, dtype: type, method: str,
                 caught[rel] += 1
                 continue
             if own_error is None:
-                own_error = rounding_of_correct(net, X, Y, choice)
+                own_error = rounding_of_correct(net, X, Y, choice, cached)
             unresolvable[rel] += own_error >= rel / 2
     smallest = min((r for r in ladder if caught[r] == tried), default=None)
     return {"false_alarms": false_alarms, "cases": cases, "planted": tried,
@@ -219,8 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"[{r['planted']} planted] {detail}", flush=True)
     for dtype in (np.float64, np.float32):
         top, p99, by_samples = margin(args.cases, args.seed, dtype)
-        print(f"{np.dtype(dtype).name}: correct gradients (loop and vectorized, every element, "
-              f"{args.cases} networks) use at most {top:.3g} of their tolerance "
+        print(f"{np.dtype(dtype).name}: correct gradients (loop, vectorized, "
+              f"cached_everywhere; every element, {args.cases} networks) use at most "
+              f"{top:.3g} of their tolerance "
               f"(99th percentile over arrays {p99:.3g}; {by_samples:.3g} where the sampled "
               "deviations set it)")
     return 0
