@@ -30,7 +30,8 @@ def float_dtype(value: Any, name: str = "dtype") -> np.dtype[Any]:
     return dtype
 
 
-def as_float_array(value: Any, name: str, dtype: Any = None, copy: bool = True) -> Array:
+def as_float_array(value: Any, name: str, dtype: Any = None, copy: bool = True,
+                   check_finite: bool = True) -> Array:
     """A real floating C-ordered array of value, or TypeError/ValueError naming `name`.
 
     dtype: the dtype of the result; by default the value's own if it is a float
@@ -38,6 +39,8 @@ def as_float_array(value: Any, name: str, dtype: Any = None, copy: bool = True) 
     Values must be finite and must fit in the dtype (casting 1e300 to float32
     would overflow to inf). copy: always a copy (True), or value itself when it
     already is such an array (False: for inputs only read, the hot path of backprop).
+    check_finite False leaves that check to the caller (require_finite), who may
+    fold it into a pass it makes anyway.
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
@@ -56,13 +59,22 @@ def as_float_array(value: Any, name: str, dtype: Any = None, copy: bool = True) 
     with np.errstate(over="ignore"):
         cast = (np.array(array, dtype=dtype, order="C") if copy
                 else np.asarray(array, dtype=dtype, order="C"))
-    if not np.isfinite(cast).all():  # NaN, inf, or a finite value too large for dtype
-        bad = _first(~np.isfinite(cast))
-        if array.dtype.kind == "f" and not np.isfinite(array[bad]):
-            raise ValueError(f"{name} must be finite, but {name}{_at(bad)} = {array[bad]}")
-        raise ValueError(f"{name}{_at(bad)} = {array[bad]} does not fit in {dtype} "
-                         f"(largest {np.finfo(dtype).max:.3g})")
+    if check_finite and not np.isfinite(cast).all():
+        require_finite(value, cast, name)
     return cast
+
+
+def require_finite(value: Any, cast: Array, name: str) -> None:
+    """ValueError naming the first element of cast that is NaN or inf, and whether
+    it was so in value or overflowed when cast to cast's dtype."""
+    if np.isfinite(cast).all():
+        return
+    array = np.asarray(value)
+    bad = _first(~np.isfinite(cast))
+    if array.dtype.kind == "f" and not np.isfinite(array[bad]):
+        raise ValueError(f"{name} must be finite, but {name}{_at(bad)} = {array[bad]}")
+    raise ValueError(f"{name}{_at(bad)} = {array[bad]} does not fit in {cast.dtype} "
+                     f"(largest {np.finfo(cast.dtype).max:.3g})")
 
 
 def _first(mask: Array) -> tuple[int, ...]:
@@ -75,10 +87,10 @@ def _at(index: tuple[int, ...]) -> str:
 
 
 def as_matrix(value: Any, name: str, rows: int, dtype: Any, what: str,
-              copy: bool = True) -> Array:
+              copy: bool = True, check_finite: bool = True) -> Array:
     """A (rows, m) float matrix with m >= 1; `what` says where `rows` comes from.
-    copy as in as_float_array."""
-    array = as_float_array(value, name, dtype, copy)
+    copy and check_finite as in as_float_array."""
+    array = as_float_array(value, name, dtype, copy, check_finite)
     if array.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D with one column per example, shape ({rows}, m); "

@@ -206,7 +206,7 @@ def check_X(net: Network, X: Any) -> Array:
     """X as a (n_0, m) array of the network's dtype, small enough not to overflow."""
     check_net(net)
     X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer")
-    _check_magnitudes(net, X, None)
+    _check_magnitudes(net, _largest(X, X, "X"), None)
     return X
 
 
@@ -215,14 +215,20 @@ def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
     check_net(net)
     # No copies: every caller only reads X and Y (and check_network hands a user's
     # backprop copies of its own).
-    X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer", copy=False)
-    Y = v.as_matrix(Y, "Y", net.sizes[-1], net.dtype, "the network's output layer", copy=False)
+    # Finiteness is checked along with the largest magnitude: one pass over X fewer.
+    X_in, Y_in = X, Y
+    X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer", copy=False,
+                    check_finite=False)
+    X_max = _largest(X_in, X, "X")
+    Y = v.as_matrix(Y, "Y", net.sizes[-1], net.dtype, "the network's output layer", copy=False,
+                    check_finite=False)
+    Y_max = _largest(Y_in, Y, "Y")
     if Y.shape[1] != X.shape[1]:
         raise ValueError(
             f"X has {X.shape[1]} examples (columns) but Y has {Y.shape[1]}: "
             "they must match"
         )
-    if net.cost_fn.requires is not None and (np.any(Y < 0) or np.any(Y > 1)):
+    if net.cost_fn.requires is not None and (np.any(Y < 0) or np.any(Y > 1)):  # after NaN
         j, x = np.argwhere((Y < 0) | (Y > 1))[0]
         raise ValueError(f"Y[{j}, {x}] = {Y[j, x]}, but cost {net.cost!r} needs targets "
                          "in [0, 1]")
@@ -236,11 +242,20 @@ def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
                 f"but column {x} sums to {float(sums[x])!r} (off by {sums[x] - 1:.2g}, tolerance "
                 f"{tol:.2g} in {net.dtype}): normalise Y in the network's dtype"
             )
-    _check_magnitudes(net, X, Y)
+    _check_magnitudes(net, X_max, Y_max)
     return X, Y
 
 
-def _check_magnitudes(net: Network, X: Array, Y: Array | None) -> None:
+def _largest(value: Any, array: Array, name: str) -> float:
+    """max |array| in two reductions and no temporary; ValueError (from
+    require_finite) if array holds a NaN or an inf, which max and min propagate."""
+    top, bottom = float(array.max()), float(array.min())
+    if not (np.isfinite(top) and np.isfinite(bottom)):
+        v.require_finite(value, array, name)
+    return max(top, -bottom)
+
+
+def _check_magnitudes(net: Network, X_max: float, Y_max: float | None) -> None:
     """ValueError unless every z, a, delta, dW and cost provably stays below LIMIT.
 
     A cheap a-priori bound (no forward pass; O(parameters) array work): |z[l]|
@@ -264,7 +279,7 @@ def _check_magnitudes(net: Network, X: Array, Y: Array | None) -> None:
     with np.errstate(all="ignore"):  # an overflowing bound is inf, and inf is reported
         # ndarray methods, not np.max(...): this runs on every call, and the
         # wrappers would cost more than the reductions on small networks.
-        A = [max(float(X.max()), -float(X.min()))]  # A[l] bounds |a[l]|; no temporary
+        A = [X_max]  # A[l] bounds |a[l]|
         S: list[float] = []  # S[l] bounds |sigma'(z[l])|
         norms = _parameter_norms(net)
         cols = [col for _, col, _ in norms]  # max_j sum_k |W[l][k, j]|, for BP2
@@ -276,9 +291,8 @@ def _check_magnitudes(net: Network, X: Array, Y: Array | None) -> None:
             A.append(a_bound)
             S.append(s_bound)
             need(A[-1], f"|a[{l + 1}]|")
-        if Y is None:
+        if Y_max is None:
             return
-        Y_max = max(float(Y.max()), -float(Y.min()))
         term = 1 + Z + A[-1] + Y_max
         need(net.sizes[-1] * term * term, "the cost")  # not **: float ** raises OverflowError
         D = 2 * (A[-1] + Y_max) * max(S[-1], 1.0)  # bounds |delta[l]|, from l = L - 1 down
