@@ -205,8 +205,10 @@ def check_net(net: Any) -> Network:
 def check_X(net: Network, X: Any) -> Array:
     """X as a (n_0, m) array of the network's dtype, small enough not to overflow."""
     check_net(net)
-    X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer")
-    _check_magnitudes(net, _largest(X, X, "X"), None)
+    X_in = X
+    X = v.as_matrix(X, "X", net.sizes[0], net.dtype, "the network's input layer",
+                    check_finite=False)
+    _check_magnitudes(net, _largest(X_in, X, "X"), None)
     return X
 
 
