@@ -146,15 +146,17 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
             E = 4 * P + _abs_vjp(sigma_L, z[L - 1], E_g) + P * E_z[L - 1]
     # The numerical reference differentiates the summed cost: its rounding grows
     # with the n_L terms of the sum. Under softmax every term moves, by up to
-    # a_j sum_k |y_k| (the log-sum-exp), not just the j-th.
-    # That is the float64 reference's own rounding, not the analytic side's: it is
-    # weighed by u64, not by the network's u (see `weight` below).
+    # a_j sum_k |y_k| (the log-sum-exp), not just the j-th. Under softmax the
+    # analytic side sums n_L terms per column too, whichever correct form of BP1
+    # it uses (the normalisation of a, or sum_k a_k g_k in J^T dC/da = a (g -
+    # sum_k a_k g_k), which for cross-entropy is -sum_k y_k): the term is weighed
+    # by u + u64 there. For an elementwise output it is the reference's alone:
+    # weighed by u64 (`_weight_of_sums`).
     n_L = a[L].shape[0]
     spread = 0.0 if sigma_L.elementwise else np.abs(a[L]) * np.sum(
         np.abs(Y64), axis=0, keepdims=True)
     u = float(np.finfo(net.dtype).eps) / 2
-    weight = U64 / (u + U64)  # 2 (u + u64) * weight * R = 2 u64 R
-    E = E + weight * (n_L + 4) * (P + spread)
+    E = E + _weight_of_sums(sigma_L, u) * (n_L + 4) * (P + spread)
     P_delta, E_delta = [P] * L, [E] * L
     for l in range(L - 2, -1, -1):
         P_t = absW[l + 1].T @ P_delta[l + 1]
@@ -175,6 +177,12 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
         T_f.extend(np.minimum(gamma * E_l, SAFETY * D_l) for E_l, D_l in zip(E_f, D_f,
                                                                               strict=True))
     return ref
+
+
+def _weight_of_sums(sigma_L: Activation, u: float) -> float:
+    """Share of u + u64 that the output layer's n_L-term sums carry (see _reference):
+    all of it under softmax (analytic and reference), u64's alone otherwise."""
+    return 1.0 if not sigma_L.elementwise else U64 / (u + U64)
 
 
 def _sampled_deviations(ref: _Reference, cached: bool) -> tuple[list[Array], ...]:
@@ -243,10 +251,11 @@ def _perturbed_gradients(ref: _Reference, cached: bool, rng: np.random.Generator
         else:
             P = _abs_vjp(sigma_L, z[L - 1], np.abs(g))
             delta = sigma_L.backward(z_s[L - 1], g_s) + jitter(4 * P)
-    # The float64 reference's rounding of the summed cost, as in E.
+    # The n_L-term sums of the output layer, as in E.
     spread = 0.0 if sigma_L.elementwise else np.abs(a[L]) * np.sum(
         np.abs(Y), axis=0, keepdims=True)
-    deltas = [delta + jitter((a[L].shape[0] + 4) * (P + spread), U64)] * L
+    deltas = [delta + jitter((a[L].shape[0] + 4) * (P + spread),
+                             u_s * _weight_of_sums(sigma_L, ref.u))] * L
     unperturbed = base_delta if base_delta is not None else deltas
     for l in range(L - 2, -1, -1):
         t = W[l + 1].T @ deltas[l + 1]
