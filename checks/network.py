@@ -21,6 +21,9 @@ derivative computed from a cached activation, 1 - a^2, is only that good), and e
 a, delta carry forward and backward through |W| and |sigma'|. u is the network's
 dtype (float32 networks are judged by float32 rounding), u64 the float64
 numerical reference; the factor 2 covers the bound being first-order.
+For a cost with a simplified BP1 (delta^L = a - y) the general form dC/da ⊙
+sigma'(z) is allowed too (_general_bp1): its extra rounding, a's own rounding
+times s = |sigma' d(dC/da)/da| for s up to 16, is added to E at the output.
 E assumes that every error has the sign that hurts most; where an element is a
 sum of cancelling terms it can exceed the actual rounding by 10^3-10^5. D_k is the
 largest deviation of element k over SAMPLES = 16 re-runs of the gradient
@@ -132,9 +135,9 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
 
     # Backward: P is the magnitude of the terms, E their error bound (first order).
     sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
-    if cost_fn.delta is not None:  # delta^L = a - y
+    if cost_fn.delta is not None:  # delta^L = a - y, or the general form (below)
         P = np.abs(a[L]) + np.abs(Y64)
-        E = E_a[L] + P
+        E = E_a[L] + P + _general_bp1(net, z[L - 1], a[L], Y64)
     else:  # delta^L = J^T dC/da; dC/da's error taken as that of a - y (exact for quadratic)
         g = np.abs(cost_fn.dC_da(a[L], Y64))
         E_g = 4 * (g + np.abs(a[L]) + np.abs(Y64)) + E_a[L]
@@ -177,6 +180,31 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
         T_f.extend(np.minimum(gamma * E_l, SAFETY * D_l) for E_l, D_l in zip(E_f, D_f,
                                                                               strict=True))
     return ref
+
+
+GENERAL_BP1_CAP = 16.0  # beyond this sensitivity the general form is not accepted
+
+
+def _general_bp1(net: Network, z_L: Array, a_L: Array, Y: Array) -> Array | float:
+    """What BP1 in its general form, dC/da ⊙ sigma'(z), adds to the rounding of a - y.
+
+    The two are the same function of z, but the general form rounds a itself
+    (4 |a| u) and then feeds it through dC/da, whose sensitivity to a, times
+    sigma'(z), is s = |sigma'(z) d(dC/da)/da| rather than 1 (cross-entropy:
+    dC/da = (a - y) / (a (1 - a)), where 1 - a amplifies a's rounding). Allowed
+    up to s = GENERAL_BP1_CAP: beyond it (a output nearly saturated) the general
+    form is numerically unstable, loses far more than a few ulps, and is not a
+    rounding the checker forgives. Plus a few ulps of its own operations (8 |a - y|).
+    Softmax: its general form is covered by the n_L-term sums (see _reference).
+    """
+    sigma_L, cost_fn = net.sigma[-1], net.cost_fn
+    if not sigma_L.elementwise:
+        return 0.0
+    h = 2.0**-66
+    with np.errstate(all="ignore"):  # dC/da is infinite where a saturates: s is capped
+        slope = np.imag(cost_fn.dC_da(a_L + 1j * h, Y)) / h
+        s = np.fmin(np.abs(sigma_L.sigma_prime(z_L) * slope), GENERAL_BP1_CAP)
+    return s * 4 * np.abs(a_L) + 8 * np.abs(a_L - Y)
 
 
 def _weight_of_sums(sigma_L: Activation, u: float) -> float:
@@ -241,7 +269,7 @@ def _perturbed_gradients(ref: _Reference, cached: bool, rng: np.random.Generator
     sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
     if cost_fn.delta is not None:
         P = np.abs(a[L]) + np.abs(Y)
-        delta = cost_fn.delta(a_s[L], Y) + jitter(P)
+        delta = cost_fn.delta(a_s[L], Y) + jitter(P + _general_bp1(net, z[L - 1], a[L], Y))
     else:
         g = cost_fn.dC_da(a[L], Y)
         g_s = cost_fn.dC_da(a_s[L], Y) + jitter(4 * (np.abs(g) + np.abs(a[L]) + np.abs(Y)))
@@ -591,8 +619,10 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     cached_derivatives: True (default) allows sigma' computed from the cached
     activation (1 - a^2, a (1 - a)), which is accurate only to a few u absolute:
     where a unit saturates (sigma' < u) its elements are then checked only to
-    that absolute level. Pass False when impl computes sigma'(z) from z; every
-    element, saturated or not, is then checked to a few ulps of its terms.
+    that absolute level. Pass False when impl computes sigma'(z) to full relative
+    precision (sech^2 z via e^{-2|z|}, sigmoid(z) sigmoid(-z), as sigma_prime
+    does; 1 - tanh(z)^2 is no better than 1 - a^2): every element, saturated or
+    not, is then checked to a few ulps of its terms.
 
     progress, if given, is called as progress(done, total) after each array.
 

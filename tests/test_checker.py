@@ -201,3 +201,26 @@ def test_progress_is_reported_once_per_array():
     seen: list[tuple[int, int]] = []
     check_network(net, X, Y, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(k, 6) for k in range(1, 7)]
+
+
+def _general_bp1(net, X, Y):
+    """vectorized's gradients with delta^L in BP1's general form, dC/da ⊙ sigma'(z),
+    as a student derives it: for cross-entropy dC/da = (a - y) / (a (1 - a))."""
+    from backprop import forward
+
+    g = vectorized.backprop(net, X, Y)
+    trace = forward(net, X)
+    delta_L = net.sigma[-1].backward(trace.z[-1], net.cost_fn.dC_da(trace.a[-1], Y))
+    return Gradients(delta=[*g.delta[:-1], delta_L], dW=g.dW, db=g.db)
+
+
+@pytest.mark.parametrize("seed", [18, 21, 30, 71, 75])
+def test_bp1_in_its_general_form_is_forgiven_its_rounding(seed):
+    """float32 cross-entropy networks on which the general form rounds a few ulps
+    differently from a - y (1 - a amplifies a's rounding): no false alarm."""
+    from checks.calibrate import random_case
+
+    net, X, Y = random_case(np.random.default_rng(seed), np.float32)
+    assert net.cost == "cross_entropy"
+    g = _general_bp1(net, X, Y)
+    assert check_network(net, X, Y, impl=lambda *_: g, cached_derivatives=False).ok
