@@ -226,82 +226,103 @@ def _sampled_deviations(ref: _Reference, cached: bool) -> tuple[list[Array], ...
     unperturbed run. One sample at a time: memory is that of one backprop.
     """
     rng = np.random.default_rng(0)  # fixed: the same inputs give the same report
-    base = _perturbed_gradients(ref, cached, None, None)
+    base = _perturbed_gradients(ref, None, None)
+    bounds = _local_bounds(ref, cached, base[0])
     deviation = [[np.zeros_like(x) for x in arrays] for arrays in base]
     for _ in range(SAMPLES):
-        sample = _perturbed_gradients(ref, cached, rng, base[0])
+        sample = _perturbed_gradients(ref, bounds, rng)
         for dev, arrays, base_arrays in zip(deviation, sample, base, strict=True):
             for d, x, x0 in zip(dev, arrays, base_arrays, strict=True):
                 np.maximum(d, np.abs(x - x0), out=d)
     return tuple(deviation)
 
 
-def _perturbed_gradients(ref: _Reference, cached: bool, rng: np.random.Generator | None,
-                         base_delta: list[Array] | None) -> tuple[list[Array], ...]:
-    """delta, dW, db in float64, each intermediate jittered (rng None: not at all).
-
-    base_delta: the unperturbed deltas, for the local bounds of BP2-BP4.
+def _local_bounds(ref: _Reference, cached: bool, delta: list[Array]) -> dict[str, Any]:
+    """The local rounding bound of every intermediate that _perturbed_gradients
+    jitters, in units of u + u64 (the output sums: of the unit in "sums_unit").
+    They depend only on the unperturbed pass (delta: its deltas), so are computed once.
     """
     net, W, b, z, a, Y = ref.net, ref.W, ref.b, ref.z, ref.a, ref.Y
     L, m = ref.L, ref.X.shape[1]
+    sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
+    B: dict[str, Any] = {
+        "z": [np.sqrt(W[l].shape[1] + 2) * (np.abs(W[l]) @ np.abs(a[l]) + np.abs(b[l]))
+              for l in range(L)],
+        "a": [(4 if net.sigma[l].elementwise else a[l + 1].shape[0] + 4) * np.abs(a[l + 1])
+              for l in range(L)],
+        # Only elementwise layers: softmax, the output only, is never asked for sigma'.
+        "sigma_prime": [4 * np.abs(sigma.sigma_prime(z_l)) + sigma.curvature * (
+            4 * np.abs(a_next) if cached else 0.0) if sigma.elementwise else None
+            for sigma, z_l, a_next in zip(net.sigma, z, a[1:], strict=True)],
+    }
+    if cost_fn.delta is not None:
+        P = np.abs(a[L]) + np.abs(Y)
+        B["delta_L"] = P + _general_bp1(net, z[L - 1], a[L], Y)
+    else:
+        g = cost_fn.dC_da(a[L], Y)
+        B["dC_da"] = 4 * (np.abs(g) + np.abs(a[L]) + np.abs(Y))
+        if sigma_L.elementwise:
+            P = np.abs(g * sigma_L.sigma_prime(z[L - 1]))
+            B["delta_L"] = P
+        else:
+            P = _abs_vjp(sigma_L, z[L - 1], np.abs(g))
+            B["delta_L"] = 4 * P
+    # The n_L-term sums of the output layer, as in E.
+    spread = 0.0 if sigma_L.elementwise else np.abs(a[L]) * np.sum(
+        np.abs(Y), axis=0, keepdims=True)
+    B["sums"] = (a[L].shape[0] + 4) * (P + spread)
+    B["sums_unit"] = _weight_of_sums(sigma_L, ref.u)
+    B["BP2_sum"] = [None] * L
+    B["BP2_product"] = [None] * L
+    for l in range(L - 1):
+        B["BP2_sum"][l] = np.sqrt(W[l + 1].shape[0] + 1) * (
+            np.abs(W[l + 1]).T @ np.abs(delta[l + 1]))
+        B["BP2_product"][l] = np.abs((W[l + 1].T @ delta[l + 1]) * net.sigma[l].sigma_prime(z[l]))
+    B["dW"] = [np.sqrt(m + 2) * np.abs(delta[l]) @ np.abs(a[l]).T / m for l in range(L)]
+    B["db"] = [np.sqrt(m + 1) * np.abs(delta[l]).mean(axis=1, keepdims=True) for l in range(L)]
+    return B
+
+
+def _perturbed_gradients(ref: _Reference, bounds: dict[str, Any] | None,
+                         rng: np.random.Generator | None) -> tuple[list[Array], ...]:
+    """delta, dW, db in float64, each intermediate jittered by a random fraction of
+    its bound in `bounds` (rng None: not at all, the unperturbed pass)."""
+    net, W, b, Y = ref.net, ref.W, ref.b, ref.Y
+    L, m = ref.L, ref.X.shape[1]
     u_s = ref.u + U64
 
-    def jitter(scale: Any, unit: float = u_s) -> Any:
-        if rng is None:
+    def jitter(key: str, l: int | None = None) -> Any:
+        if rng is None or bounds is None:
             return 0.0
+        scale = bounds[key] if l is None else bounds[key][l]
+        unit = u_s * bounds["sums_unit"] if key == "sums" else u_s
         return unit * rng.uniform(-1.0, 1.0, np.shape(scale)) * scale
 
-    def sigma_prime(l: int, z_s: Array) -> Array:
-        if rng is None:
-            return net.sigma[l].sigma_prime(z_s)
-        d = np.abs(net.sigma[l].sigma_prime(z[l]))
-        cached_error = 4 * np.abs(a[l + 1]) if cached else 0.0
-        local = 4 * d + net.sigma[l].curvature * cached_error
-        return net.sigma[l].sigma_prime(z_s) + jitter(local)
+    def sigma_prime(l: int, z_l: Array) -> Array:
+        return net.sigma[l].sigma_prime(z_l) + jitter("sigma_prime", l)
 
     a_s: list[Array] = [ref.X]
     z_s: list[Array] = []
     for l in range(L):
-        terms = 0.0 if rng is None else np.abs(W[l]) @ np.abs(a[l]) + np.abs(b[l])
-        z_s.append(W[l] @ a_s[l] + b[l] + jitter(np.sqrt(W[l].shape[1] + 2) * terms))
-        local = 4 if net.sigma[l].elementwise else a[l + 1].shape[0] + 4
-        a_s.append(net.sigma[l].sigma(z_s[l]) + jitter(local * np.abs(a[l + 1])))
+        z_s.append(W[l] @ a_s[l] + b[l] + jitter("z", l))
+        a_s.append(net.sigma[l].sigma(z_s[l]) + jitter("a", l))
     sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
     if cost_fn.delta is not None:
-        P = np.abs(a[L]) + np.abs(Y)
-        delta = cost_fn.delta(a_s[L], Y) + jitter(P + _general_bp1(net, z[L - 1], a[L], Y))
+        delta = cost_fn.delta(a_s[L], Y) + jitter("delta_L")
     else:
-        g = cost_fn.dC_da(a[L], Y)
-        g_s = cost_fn.dC_da(a_s[L], Y) + jitter(4 * (np.abs(g) + np.abs(a[L]) + np.abs(Y)))
+        g_s = cost_fn.dC_da(a_s[L], Y) + jitter("dC_da")
         if sigma_L.elementwise:
-            P = np.abs(g * sigma_L.sigma_prime(z[L - 1]))
-            delta = g_s * sigma_prime(L - 1, z_s[L - 1]) + jitter(P)
+            delta = g_s * sigma_prime(L - 1, z_s[L - 1]) + jitter("delta_L")
         else:
-            P = _abs_vjp(sigma_L, z[L - 1], np.abs(g))
-            delta = sigma_L.backward(z_s[L - 1], g_s) + jitter(4 * P)
-    # The n_L-term sums of the output layer, as in E.
-    spread = 0.0 if sigma_L.elementwise else np.abs(a[L]) * np.sum(
-        np.abs(Y), axis=0, keepdims=True)
-    deltas = [delta + jitter((a[L].shape[0] + 4) * (P + spread),
-                             u_s * _weight_of_sums(sigma_L, ref.u))] * L
-    unperturbed = base_delta if base_delta is not None else deltas
+            delta = sigma_L.backward(z_s[L - 1], g_s) + jitter("delta_L")
+    deltas = [delta + jitter("sums")] * L
     for l in range(L - 2, -1, -1):
-        t = W[l + 1].T @ deltas[l + 1]
-        if rng is not None:
-            t0 = W[l + 1].T @ unperturbed[l + 1]
-            P_t = np.abs(W[l + 1]).T @ np.abs(unperturbed[l + 1])
-            t += jitter(np.sqrt(W[l + 1].shape[0] + 1) * P_t)
-        deltas[l] = t * sigma_prime(l, z_s[l])
-        if rng is not None:
-            deltas[l] += jitter(np.abs(t0 * net.sigma[l].sigma_prime(z[l])))
+        t = W[l + 1].T @ deltas[l + 1] + jitter("BP2_sum", l)
+        deltas[l] = t * sigma_prime(l, z_s[l]) + jitter("BP2_product", l)
     dW, db = [], []
-    for l in range(L):
-        dW.append(deltas[l] @ a_s[l].T / m)
-        db.append(deltas[l].mean(axis=1, keepdims=True))
-        if rng is not None:
-            magnitude = np.abs(unperturbed[l])
-            dW[l] += jitter(np.sqrt(m + 2) * magnitude @ np.abs(a[l]).T / m)
-            db[l] += jitter(np.sqrt(m + 1) * magnitude.mean(axis=1, keepdims=True))
+    for l in range(L):  # dW[l] then db[l]: the order the random draws are made in
+        dW.append(deltas[l] @ a_s[l].T / m + jitter("dW", l))
+        db.append(deltas[l].mean(axis=1, keepdims=True) + jitter("db", l))
     return deltas, dW, db
 
 
