@@ -59,7 +59,7 @@ def as_float_array(value: Any, name: str, dtype: Any = None, copy: bool = True,
     with np.errstate(over="ignore"):
         cast = (np.array(array, dtype=dtype, order="C") if copy
                 else np.asarray(array, dtype=dtype, order="C"))
-    if check_finite and not np.isfinite(cast).all():
+    if check_finite:
         require_finite(value, cast, name)
     return cast
 

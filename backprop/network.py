@@ -230,7 +230,7 @@ def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
             f"X has {X.shape[1]} examples (columns) but Y has {Y.shape[1]}: "
             "they must match"
         )
-    if net.cost_fn.requires is not None and (np.any(Y < 0) or np.any(Y > 1)):  # after NaN
+    if net.cost_fn.requires is not None and (np.any(Y < 0) or np.any(Y > 1)):  # NaN refused above
         j, x = np.argwhere((Y < 0) | (Y > 1))[0]
         raise ValueError(f"Y[{j}, {x}] = {Y[j, x]}, but cost {net.cost!r} needs targets "
                          "in [0, 1]")

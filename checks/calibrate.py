@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -97,20 +98,7 @@ def precise_gradients(net: Network, X: Array, Y: Array) -> Gradients:
     Only to measure how far a correct float64 or float32 computation is from
     the exact gradients; the checker never uses it. sigma' comes from z.
     """
-    hp = np.longdouble
-    W = [w.astype(hp) for w in net.weights]
-    a, z = [X.astype(hp)], []
-    for l, sigma in enumerate(net.sigma):
-        z.append(W[l] @ a[l] + net.biases[l].astype(hp))
-        a.append(sigma.sigma(z[l]))
-    Y, L, m, cost = Y.astype(hp), net.L, X.shape[1], net.cost_fn
-    delta = [a[L]] * L
-    delta[L - 1] = (cost.delta(a[L], Y) if cost.delta is not None
-                    else net.sigma[L - 1].backward(z[L - 1], cost.dC_da(a[L], Y)))
-    for l in range(L - 2, -1, -1):
-        delta[l] = (W[l + 1].T @ delta[l + 1]) * net.sigma[l].sigma_prime(z[l])
-    return Gradients(delta=delta, dW=[delta[l] @ a[l].T / m for l in range(L)],
-                     db=[delta[l].mean(axis=1, keepdims=True) for l in range(L)])
+    return _plain_backprop(net, X, Y, np.longdouble, from_cached_a=False)
 
 
 def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
@@ -118,11 +106,19 @@ def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
     (1 - a^2, a (1 - a), ...) in every layer, the output's included (vectorized
     does so only in hidden layers): a correct implementation that the default
     cached_derivatives=True accepts."""
-    trace = forward_arrays(net.weights, net.biases, net.sigma, X)
-    a, L, m, cost = trace.a, net.L, X.shape[1], net.cost_fn
+    return _plain_backprop(net, X, Y, net.dtype, from_cached_a=True)
+
+
+def _plain_backprop(net: Network, X: Array, Y: Array, dtype: Any,
+                    from_cached_a: bool) -> Gradients:
+    """BP1-BP4 in `dtype`, with no checks; g ⊙ sigma' from the cached a where
+    from_cached_a and the activation allows it (vectorized.BACKWARD_FROM_A), else from z."""
+    W = [w.astype(dtype) for w in net.weights]
+    trace = forward_arrays(W, [v.astype(dtype) for v in net.biases], net.sigma, X.astype(dtype))
+    a, L, m, cost, Y = trace.a, net.L, X.shape[1], net.cost_fn, Y.astype(dtype)
 
     def backward(l: int, g: Array) -> Array:  # g ⊙ sigma'(z[l])
-        from_a = vectorized.BACKWARD_FROM_A.get(net.sigma[l].name)
+        from_a = vectorized.BACKWARD_FROM_A.get(net.sigma[l].name) if from_cached_a else None
         if from_a is None:
             return net.sigma[l].backward(trace.z[l], g)
         return from_a(a[l + 1].copy(), g.copy())
@@ -131,7 +127,7 @@ def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
     delta[L - 1] = (cost.delta(a[L], Y) if cost.delta is not None
                     else backward(L - 1, cost.dC_da(a[L], Y)))
     for l in range(L - 2, -1, -1):
-        delta[l] = backward(l, net.weights[l + 1].T @ delta[l + 1])
+        delta[l] = backward(l, W[l + 1].T @ delta[l + 1])
     return Gradients(delta=delta, dW=[delta[l] @ a[l].T / m for l in range(L)],
                      db=[delta[l].mean(axis=1, keepdims=True) for l in range(L)])
 
