@@ -34,6 +34,13 @@ class Activation:
     curvature bounds |sigma''(z)| / |sigma'(z)| (tanh: 2, sigmoid and softplus:
     1, piecewise-linear: 0). The checker's error model uses it to bound how much
     a rounding error in z moves sigma'(z); the tests verify it for every entry.
+
+    backward_from_a(a, g), when given, is g ⊙ sigma'(z) computed from the cached
+    activation a = sigma(z) instead of from z (tanh: 1 - a^2), as
+    `vectorized.backprop` does in hidden layers: it multiplies g in place and
+    returns it, and may overwrite a (its scratch). sigma_into, when given, is a
+    numpy ufunc computing sigma, so that sigma_into(z, out=a) writes into a with
+    no temporary. The tests check both against sigma and sigma_prime.
     """
 
     name: str
@@ -43,6 +50,8 @@ class Activation:
     elementwise: bool = True
     output_only: bool = False
     curvature: float = 2.0
+    backward_from_a: Callable[[Array, Array], Array] | None = None
+    sigma_into: Callable[..., Array] | None = None
 
     def backward(self, z: Array, g: Array) -> Array:
         """Vector-Jacobian product J_sigma(z)^T g, column by column: the ⊙ of BP1/BP2.
@@ -169,13 +178,49 @@ def _softmax_jacobian(z: Array) -> Array:
     return a[:, None, :] * (eye - a[None, :, :])
 
 
+def _tanh_backward_from_a(a: Array, g: Array) -> Array:
+    # g ⊙ tanh'(z) = g ⊙ (1 - a^2). Near saturation 1 - a^2 is only accurate to a
+    # few u absolute, which the checker's error model allows for (curvature 4 |a| u).
+    np.multiply(a, a, out=a)
+    np.subtract(1.0, a, out=a)
+    g *= a
+    return g
+
+
+def _sigmoid_backward_from_a(a: Array, g: Array) -> Array:
+    # g ⊙ sigmoid'(z) = g ⊙ a ⊙ (1 - a): a few u absolute, as for tanh.
+    g *= a
+    np.subtract(1.0, a, out=a)
+    g *= a
+    return g
+
+
+def _relu_backward_from_a(a: Array, g: Array) -> Array:
+    # relu(z) > 0 exactly when z > 0 (and relu'(0) is taken as 0, as in sigma_prime).
+    g *= np.greater(a, 0.0, out=a)
+    return g
+
+
+def _leaky_relu_backward_from_a(a: Array, g: Array) -> Array:
+    # leaky_relu(z) > 0 exactly when z > 0: sigma' is 1 there and LEAKY_SLOPE elsewhere.
+    positive = a > 0.0
+    a.fill(LEAKY_SLOPE)
+    np.copyto(a, 1.0, where=positive)
+    g *= a
+    return g
+
+
 ACTIVATIONS: dict[str, Activation] = {
     act.name: act
     for act in (
-        Activation("sigmoid", _sigmoid, _sigmoid_prime, curvature=1.0),
-        Activation("tanh", np.tanh, _tanh_prime, curvature=2.0),
-        Activation("relu", _relu, _relu_prime, kinks=(0.0,), curvature=0.0),
-        Activation("leaky_relu", _leaky_relu, _leaky_relu_prime, kinks=(0.0,), curvature=0.0),
+        Activation("sigmoid", _sigmoid, _sigmoid_prime, curvature=1.0,
+                   backward_from_a=_sigmoid_backward_from_a),
+        Activation("tanh", np.tanh, _tanh_prime, curvature=2.0,
+                   backward_from_a=_tanh_backward_from_a, sigma_into=np.tanh),
+        Activation("relu", _relu, _relu_prime, kinks=(0.0,), curvature=0.0,
+                   backward_from_a=_relu_backward_from_a),
+        Activation("leaky_relu", _leaky_relu, _leaky_relu_prime, kinks=(0.0,), curvature=0.0,
+                   backward_from_a=_leaky_relu_backward_from_a),
         Activation("softplus", _softplus, _sigmoid, curvature=1.0),
         Activation("identity", _identity, _ones, curvature=0.0),
         Activation(

@@ -58,7 +58,7 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
     L, n, m = net.L, net.sizes, X.shape[1]
     w = [W.tolist() for W in net.weights]
     b = [b_l[:, 0].tolist() for b_l in net.biases]
-    delta = [[[0.0] * m for _ in range(n[l + 1])] for l in range(L)]
+    delta_batch = [[[0.0] * m for _ in range(n[l + 1])] for l in range(L)]  # column x: delta
     dW = [[[0.0] * n[l] for _ in range(n[l + 1])] for l in range(L)]
     db = [[0.0] * n[l + 1] for l in range(L)]
     for x in range(m):
@@ -68,21 +68,23 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
             z.append([sum(w[l][j][i] * a[l][i] for i in range(n[l])) + b[l][j]
                       for j in range(n[l + 1])])
             a.append(_apply(net.sigma[l].sigma, z[l]))
-        d = [[0.0] * n[l + 1] for l in range(L)]
-        d[L - 1] = _output_delta(net.sigma[L - 1], net.cost_fn, z[L - 1], a[L],
-                                 Y[:, x].tolist())
+        delta = [[0.0] * n[l + 1] for l in range(L)]  # delta[l][j]: dC_x/dz_j of this example
+        # BP1: delta_j^L = dC_x/da_j^L sigma'(z_j^L)
+        delta[L - 1] = _output_delta(net.sigma[L - 1], net.cost_fn, z[L - 1], a[L],
+                                     Y[:, x].tolist())
+        # BP2: delta_j^l = sum_k w_kj^{l+1} delta_k^{l+1} sigma'(z_j^l)
         for l in range(L - 2, -1, -1):
             sigma_prime = _apply(net.sigma[l].sigma_prime, z[l])
-            d[l] = [sum(w[l + 1][k][j] * d[l + 1][k] for k in range(n[l + 2]))
-                    * sigma_prime[j] for j in range(n[l + 1])]
+            delta[l] = [sum(w[l + 1][k][j] * delta[l + 1][k] for k in range(n[l + 2]))
+                        * sigma_prime[j] for j in range(n[l + 1])]
         for l in range(L):
             for j in range(n[l + 1]):
-                delta[l][j][x] = d[l][j]
-                db[l][j] += d[l][j] / m
-                for i in range(n[l]):
-                    dW[l][j][i] += d[l][j] * a[l][i] / m
+                delta_batch[l][j][x] = delta[l][j]
+                db[l][j] += delta[l][j] / m  # BP3: dC/db_j^l = (1/m) sum_x delta_j^l
+                for i in range(n[l]):  # BP4: dC/dw_ji^l = (1/m) sum_x delta_j^l a_i^{l-1}
+                    dW[l][j][i] += delta[l][j] * a[l][i] / m
     return Gradients(
-        delta=[np.array(d_l, dtype=net.dtype) for d_l in delta],
+        delta=[np.array(d_l, dtype=net.dtype) for d_l in delta_batch],
         dW=[np.array(dW_l, dtype=net.dtype) for dW_l in dW],
         db=[np.array(db_l, dtype=net.dtype).reshape(-1, 1) for db_l in db],
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop import _validate as v
+from backprop import validate as v
 from backprop._types import Array
 from backprop.activations import ACTIVATIONS, Activation
 from backprop.costs import COSTS, Cost

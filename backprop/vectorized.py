@@ -9,76 +9,26 @@ Speed: the matrix products W a, W^T delta and delta a^T are the cost that cannot
 be avoided; everything else is an in-place pass over an array that exists anyway.
   - z[l] is computed in the array that becomes delta[l] (same shape): one matmul,
     then b added in place. BP2 for layer l is the last to read z[l].
-  - sigma'(z) comes from the cached activation where the activation allows it
-    (BACKWARD_FROM_A: tanh' = 1 - a^2, sigmoid' = a (1 - a)), saving a second
-    pass of exp. a[l+1], no longer needed once BP4 of layer l+1 has read it, is
-    the scratch for that and for delta[l] / m (BP3, BP4).
+  - sigma'(z) comes from the cached activation where the activation has a rule
+    for it (Activation.backward_from_a: tanh' = 1 - a^2, sigmoid' = a (1 - a)),
+    which saves a second pass of exp. a[l+1], no longer needed once BP4 of
+    layer l+1 has read it, is the scratch for that and for delta[l] / m (BP3, BP4).
   - One call makes one allocation of its own: a block holding the gradients it
     returns and a[1..L] (see `allocate`), so repeated calls reuse the same heap
-    memory instead of the C allocator handing it back to the OS and faulting it
-    in again.
+    memory rather than returning it to the OS and faulting it in again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from backprop._types import Array
-from backprop.activations import LEAKY_SLOPE, Activation
+from backprop.activations import Activation
 from backprop.costs import Cost
 from backprop.network import Gradients, Network, Trace, check_XY
-
-
-def _tanh_backward_from_a(a: Array, g: Array) -> Array:
-    # g ⊙ tanh'(z) = g ⊙ (1 - a^2). Near saturation 1 - a^2 is only accurate to a
-    # few u absolute, which the checker's error model allows for (curvature 4 |a| u).
-    np.multiply(a, a, out=a)
-    np.subtract(1.0, a, out=a)
-    g *= a
-    return g
-
-
-def _sigmoid_backward_from_a(a: Array, g: Array) -> Array:
-    # g ⊙ sigmoid'(z) = g ⊙ a ⊙ (1 - a): a few u absolute, as for tanh.
-    g *= a
-    np.subtract(1.0, a, out=a)
-    g *= a
-    return g
-
-
-def _relu_backward_from_a(a: Array, g: Array) -> Array:
-    # relu(z) > 0 exactly when z > 0 (and relu'(0) is taken as 0, as in sigma_prime).
-    g *= np.greater(a, 0.0, out=a)
-    return g
-
-
-def _leaky_relu_backward_from_a(a: Array, g: Array) -> Array:
-    # leaky_relu(z) > 0 exactly when z > 0: sigma' is 1 there and LEAKY_SLOPE elsewhere.
-    positive = a > 0.0
-    a.fill(LEAKY_SLOPE)
-    np.copyto(a, 1.0, where=positive)
-    g *= a
-    return g
-
-
-BACKWARD_FROM_A: dict[str, Callable[[Array, Array], Array]] = {
-    "tanh": _tanh_backward_from_a,
-    "sigmoid": _sigmoid_backward_from_a,
-    "relu": _relu_backward_from_a,
-    "leaky_relu": _leaky_relu_backward_from_a,
-}
-"""g ⊙ sigma'(z) computed from the cached a = sigma(z) instead of from z, by activation name.
-
-f(a, g) multiplies g in place and returns it; it may overwrite a (its scratch).
-Activations not listed here use Activation.backward(z, g), i.e. sigma_prime(z).
-"""
-
-SIGMA_INTO: dict[str, Callable[..., Array]] = {"tanh": np.tanh}
-"""Activations that are numpy ufuncs, by name: f(z, out=a) writes sigma(z) into a with
-no temporary. Others compute sigma(z) and copy it."""
 
 
 def output_delta(sigma_L: Activation, cost_fn: Cost, z_L: Array, a_L: Array, Y: Array) -> Array:
@@ -95,12 +45,11 @@ def hidden_delta(
 
     W_next (n_{l+1}, n_l), delta_next (n_{l+1}, m); z_l, a_next and the result
     (n_l, m). The result is written over z_l; a_next is overwritten where sigma'
-    is computed from it (BACKWARD_FROM_A).
+    is computed from it (Activation.backward_from_a).
     """
-    backward_from_a = BACKWARD_FROM_A.get(sigma_l.name)
-    if backward_from_a is not None:
+    if sigma_l.backward_from_a is not None:
         delta = np.matmul(W_next.T, delta_next, out=z_l)
-        return backward_from_a(a_next, delta)
+        return sigma_l.backward_from_a(a_next, delta)
     sigma_prime = sigma_l.sigma_prime(z_l)  # before z_l is overwritten
     delta = np.matmul(W_next.T, delta_next, out=z_l)
     delta *= sigma_prime
@@ -117,8 +66,7 @@ def allocate(sizes: Sequence[int], m: int, dtype: Any) -> tuple[Gradients, list[
     Why one block: glibc gives freed heap memory back to the OS once the free
     space at the top of the heap exceeds twice the largest block freed so far.
     With separate arrays a call frees several times its largest array, so every
-    call faulted its memory in afresh (measured: ~1,900 page faults per call at
-    [784, 256, 256, 10], m = 256, float64, ~1 us each: some 40 % of the matmul time);
+    call would fault its memory in afresh (docs/performance.md has the count);
     with one block it frees about one block, and repeated calls reuse it. The
     price: the returned gradients keep the activations' memory until they die.
     """
@@ -126,8 +74,8 @@ def allocate(sizes: Sequence[int], m: int, dtype: Any) -> tuple[Gradients, list[
     n = sizes[1:]
     shapes = ([(n[l], m) for l in range(L)] + [(n[l], sizes[l]) for l in range(L)]
               + [(n[l], 1) for l in range(L)] + [(n[l], m) for l in range(L)])
-    # Every array starts on a 64-byte boundary (a cache line; what BLAS kernels
-    # like): a misaligned a[l] made the products that read it measurably slower.
+    # Every array starts on a 64-byte boundary (a cache line): BLAS kernels read
+    # aligned operands faster.
     itemsize = np.dtype(dtype).itemsize
     step = ALIGN // itemsize
     sizes_padded = [-(-rows * cols // step) * step for rows, cols in shapes]
@@ -160,14 +108,14 @@ def forward_in_place(W: Sequence[Array], b: Sequence[Array], sigma: Sequence[Act
     """z[l] = W[l] @ a[l] + b[l], a[l+1] = sigma[l](z[l]), a[0] = X, into z[l] and a_out[l].
 
     The same numbers as network.forward_arrays, with no temporaries for
-    ufunc activations (SIGMA_INTO): one matmul into z[l], b[l] added in place.
+    ufunc activations (Activation.sigma_into): one matmul into z[l], b[l] added in place.
     """
     L = len(W)
     a: list[Array] = [X]
     for l in range(L):
         np.matmul(W[l], a[l], out=z[l])
         z[l] += b[l]
-        sigma_into = SIGMA_INTO.get(sigma[l].name)
+        sigma_into = sigma[l].sigma_into
         if sigma_into is not None:
             sigma_into(z[l], out=a_out[l])
         else:

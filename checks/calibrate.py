@@ -112,13 +112,13 @@ def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
 def _plain_backprop(net: Network, X: Array, Y: Array, dtype: Any,
                     from_cached_a: bool) -> Gradients:
     """BP1-BP4 in `dtype`, with no checks; g ⊙ sigma' from the cached a where
-    from_cached_a and the activation allows it (vectorized.BACKWARD_FROM_A), else from z."""
+    from_cached_a and the activation allows it (Activation.backward_from_a), else from z."""
     W = [w.astype(dtype) for w in net.weights]
     trace = forward_arrays(W, [v.astype(dtype) for v in net.biases], net.sigma, X.astype(dtype))
     a, L, m, cost, Y = trace.a, net.L, X.shape[1], net.cost_fn, Y.astype(dtype)
 
     def backward(l: int, g: Array) -> Array:  # g ⊙ sigma'(z[l])
-        from_a = vectorized.BACKWARD_FROM_A.get(net.sigma[l].name) if from_cached_a else None
+        from_a = net.sigma[l].backward_from_a if from_cached_a else None
         if from_a is None:
             return net.sigma[l].backward(trace.z[l], g)
         return from_a(a[l + 1].copy(), g.copy())

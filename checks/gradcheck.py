@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop import _validate as v
+from backprop import validate as v
 from backprop._types import Array
 from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, choose_method, combine
 from checks.report import Report, compare

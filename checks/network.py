@@ -57,9 +57,9 @@ import numpy as np
 
 from backprop import Gradients, Network, loop, vectorized
 from backprop._types import Array
-from backprop._validate import check_seed
 from backprop.activations import Activation
 from backprop.network import check_XY, forward_arrays
+from backprop.validate import check_seed
 from checks.numeric import COMPLEX_STEP, RICHARDSON, Method, choose_method, combine
 from checks.report import Block, Report, compare
 

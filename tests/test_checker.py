@@ -1,4 +1,8 @@
-"""The checker is itself tested by planting bugs: each must be caught and localised."""
+"""The checker is itself tested by planting bugs: each must be caught and localised.
+A new test goes here if it is about a verdict of check_network or gradcheck: planted bugs,
+kinks, methods and steps, directional mode, falling back from the complex step. What the
+checker says about bad arguments goes in test_validation.py.
+"""
 
 import numpy as np
 import pytest
@@ -224,3 +228,21 @@ def test_bp1_in_its_general_form_is_forgiven_its_rounding(seed):
     assert net.cost == "cross_entropy"
     g = _general_bp1(net, X, Y)
     assert check_network(net, X, Y, impl=lambda *_: g, cached_derivatives=False).ok
+
+
+P = [np.array([[1.0, -2.0], [0.5, 3.0]])]
+
+
+@pytest.mark.parametrize("method", ["complex_step", "central", "richardson"])
+@pytest.mark.parametrize("step", [1e-3, 1e-5])
+def test_gradcheck_with_a_chosen_step_passes_correct_and_catches_wrong_gradients(method, step):
+    def f(p):
+        return np.sum(np.sin(p[0]) * p[0] ** 3)
+
+    def grad(p):
+        return [np.cos(p[0]) * p[0] ** 3 + 3 * np.sin(p[0]) * p[0] ** 2]
+
+    report = gradcheck(f, grad, P, method=method, step=step)
+    assert report.ok, str(report)
+    wrong = gradcheck(f, lambda p: [grad(p)[0] * 1.001], P, method=method, step=step)
+    assert not wrong.ok, str(wrong)

@@ -1,4 +1,8 @@
-"""backprop-check: the main job, its exit codes and its JSON."""
+"""backprop-check, the command line: the main job, its exit codes (0 verified, 1 a mismatch,
+2 a usage error), its JSON, --plot and progress. A new test goes here if it runs main() or
+the command; what a bad option's message says is tested here too, while the same bad
+value passed to the Python API belongs in test_validation.py.
+"""
 
 import io
 import json
@@ -161,3 +165,36 @@ def test_progress_off_a_terminal_appears_only_after_progress_after_seconds(monke
     first, *_, last = captured.err.splitlines()
     assert first == "[1/2] checking vectorized on [3, 4, 2] quadratic"
     assert re.fullmatch(r"\[2/2\] done in \d+\.\d s", last)
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--batch", "0"], "--batch must be >= 1, got 0"),
+    (["--sizes", "3"], "sizes needs an input and an output width"),
+    (["--sizes", "3,0,2"], "sizes[1] = 0: every layer needs at least 1 neuron"),
+    (["--sizes", "3,x,2"], "--sizes must be comma-separated integers"),
+    (["--sizes", "3,4,2", "--activations", "tanh,tanh,tanh"],
+     "activations has 3 entries, but the network has 2 layers"),
+    (["--activations", "nope"], "unknown activation 'nope'"),
+    (["--sizes", "3,4,2", "--activations", "softmax,tanh"], "may only be the output layer"),
+    (["--sizes", "3,4,2", "--activations", "tanh,tanh", "--cost", "cross_entropy"],
+     "requires a 'sigmoid' output layer"),
+    (["--sizes", "3,2", "--seed", "-1"], "seed must be >= 0, got -1"),
+    (["--dtype", "float16"], "invalid choice: 'float16'"),
+    (["--method", "five-point"], "invalid choice: 'five-point'"),
+    (["--impl", "no_such_module:backprop"], "cannot import 'no_such_module'"),
+])
+def test_cli_bad_usage_exits_2_naming_the_option(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "usage: backprop-check" in err, err
+
+
+def test_cli_user_backprop_with_a_malformed_result_exits_2(tmp_path, monkeypatch, capsys):
+    (tmp_path / "issue6_junk_backprop.py").write_text("def backprop(net, X, Y):\n    return None\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["--sizes", "3,4,2", "--impl", "issue6_junk_backprop:backprop"])
+    assert info.value.code == 2
+    assert "must return Gradients(delta, dW, db), got NoneType" in capsys.readouterr().err

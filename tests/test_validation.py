@@ -1,7 +1,12 @@
-"""Bad input at every public entry point: our own ValueError/TypeError, naming the argument.
-
-One table: (call, expected exception, fragment of its message). Then the promise
-that nothing passed in is ever changed, not even by a call that raised.
+"""Input validation at the public entry points (Network, Network.random, forward, cost,
+loop/vectorized.backprop, check_network, error_scales, tolerances, gradcheck): bad input
+raises our own ValueError/TypeError naming the argument, input of any accepted form is
+converted (integer arrays, a numpy sizes vector, a single activation name), and nothing
+passed in is ever changed, not even by a call that raised. A new bad argument is a row of
+the one table (call, expected exception, fragment of its message); a test of how an accepted
+argument is read or a target is checked also goes here. The overflow guard and its bounds go
+in test_overflow_guard.py, the command line's usage errors in test_cli.py, and gradcheck's
+verdicts in test_checker.py.
 """
 
 from __future__ import annotations
@@ -15,10 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backprop import ACTIVATIONS, Gradients, Network, _validate, cost, forward, loop, vectorized
-from backprop.network import _BOUNDS, _activation_bounds
+from backprop import Gradients, Network, cost, forward, loop, validate, vectorized
 from checks import check_network, gradcheck
-from checks.cli import main
 from checks.network import error_scales, tolerances
 
 PACKAGE_DIRS = {str(Path(__file__).resolve().parents[1] / d) for d in ("backprop", "checks")}
@@ -414,39 +417,6 @@ def test_bad_input_raises_our_error_naming_the_argument(call, exc, fragment):
     raises_from_our_code(call, exc, fragment)
 
 
-@pytest.mark.parametrize(("argv", "fragment"), [
-    (["--batch", "0"], "--batch must be >= 1, got 0"),
-    (["--sizes", "3"], "sizes needs an input and an output width"),
-    (["--sizes", "3,0,2"], "sizes[1] = 0: every layer needs at least 1 neuron"),
-    (["--sizes", "3,x,2"], "--sizes must be comma-separated integers"),
-    (["--sizes", "3,4,2", "--activations", "tanh,tanh,tanh"],
-     "activations has 3 entries, but the network has 2 layers"),
-    (["--activations", "nope"], "unknown activation 'nope'"),
-    (["--sizes", "3,4,2", "--activations", "softmax,tanh"], "may only be the output layer"),
-    (["--sizes", "3,4,2", "--activations", "tanh,tanh", "--cost", "cross_entropy"],
-     "requires a 'sigmoid' output layer"),
-    (["--sizes", "3,2", "--seed", "-1"], "seed must be >= 0, got -1"),
-    (["--dtype", "float16"], "invalid choice: 'float16'"),
-    (["--method", "five-point"], "invalid choice: 'five-point'"),
-    (["--impl", "no_such_module:backprop"], "cannot import 'no_such_module'"),
-])
-def test_cli_bad_usage_exits_2_naming_the_option(argv, fragment, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert fragment in err and "usage: backprop-check" in err, err
-
-
-def test_cli_user_backprop_with_a_malformed_result_exits_2(tmp_path, monkeypatch, capsys):
-    (tmp_path / "issue6_junk_backprop.py").write_text("def backprop(net, X, Y):\n    return None\n")
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as info:
-        main(["--sizes", "3,4,2", "--impl", "issue6_junk_backprop:backprop"])
-    assert info.value.code == 2
-    assert "must return Gradients(delta, dW, db), got NoneType" in capsys.readouterr().err
-
-
 def test_a_single_activation_name_gets_the_output_its_cost_requires():
     assert Network.random([3, 4, 2], "tanh", "cross_entropy").activations == ("tanh", "sigmoid")
     assert Network.random([3, 4, 2], "relu", "categorical_cross_entropy").activations == (
@@ -462,21 +432,6 @@ def test_a_nan_in_a_user_gradient_is_a_reported_mismatch_not_an_error():
     assert "BP4 dW[1][j=0, i=1]: analytic=nan" in str(report)
     report = gradcheck(f_sum, lambda p: [np.full_like(p[0], np.nan)], P)
     assert not report.ok and len(report.mismatches) == 4
-
-
-@pytest.mark.parametrize("method", ["complex_step", "central", "richardson"])
-@pytest.mark.parametrize("step", [1e-3, 1e-5])
-def test_gradcheck_with_a_chosen_step_passes_correct_and_catches_wrong_gradients(method, step):
-    def f(p):
-        return np.sum(np.sin(p[0]) * p[0] ** 3)
-
-    def grad(p):
-        return [np.cos(p[0]) * p[0] ** 3 + 3 * np.sin(p[0]) * p[0] ** 2]
-
-    report = gradcheck(f, grad, P, method=method, step=step)
-    assert report.ok, str(report)
-    wrong = gradcheck(f, lambda p: [grad(p)[0] * 1.001], P, method=method, step=step)
-    assert not wrong.ok, str(wrong)
 
 
 def snapshot(*arrays: Any) -> list[tuple[str, tuple[int, ...], bytes]]:
@@ -568,62 +523,6 @@ def test_gradcheck_never_changes_params_even_when_f_and_grad_scribble(grad, meth
     assert snapshot(*params) == before
 
 
-# The overflow guard: sound (nothing it accepts overflows: see test_fuzz), exact at
-# its limit, and naming the quantity that would overflow.
-
-def limit(dtype: Any) -> float:
-    """The guard's limit: the dtype's largest number, at most sqrt(float64's), / 1024."""
-    return min(float(np.finfo(dtype).max), float(np.sqrt(np.finfo(np.float64).max))) / 1024
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_overflow_guard_accepts_its_limit_and_nothing_above(dtype):
-    net = Network([np.ones((1, 1), dtype)], [np.zeros((1, 1), dtype)], ["tanh"])
-    at = np.array([[limit(dtype)]], dtype)
-    assert forward(net, at).a[1][0, 0] == 1.0
-    above = np.nextafter(at, np.array(np.inf, dtype))
-    with pytest.raises(ValueError, match=r"^\|X\| could reach"):
-        forward(net, above)
-
-
-def test_an_overflowing_bound_is_reported_not_warned_about():
-    net = Network([np.full((1, 1), 1e300)], [np.zeros((1, 1))], ["tanh"])
-    with pytest.raises(ValueError, match=r"^\|z\[0\]\| .* could reach inf"):
-        forward(net, np.full((1, 1), 1e100))
-
-
-@pytest.mark.parametrize(("make", "X", "Y", "message"), [
-    (lambda: Network([np.ones((1, 1)), np.full((1, 1), 0.75 * limit(np.float64) / np.tanh(1.0))],
-                     [np.zeros((1, 1))] * 2, ["tanh", "identity"]),
-     [[1.0]], [[0.0]], r"^\|a\[2\]\| could reach"),
-    (lambda: Network([np.ones((1, 1))], [np.zeros((1, 1))], ["identity"]),
-     [[1e76]], [[0.0]], r"^the cost could reach 5\.99e\+152"),
-    (lambda: Network([np.full((1, 1), 1e-151)], [np.zeros((1, 1))], ["sigmoid"]),
-     [[1e151]], [[1.0]], r"^\|dW\[0\]\| could reach 3\.46e\+151"),
-])
-def test_the_overflow_guard_names_what_would_overflow(make, X, Y, message):
-    with pytest.raises(ValueError, match=message):
-        vectorized.backprop(make(), np.array(X), np.array(Y))
-
-
-@pytest.mark.parametrize("Z", [0.0, 0.3, 1.0, 2.5, 40.0, 1e3, 1e30])
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_the_guards_activation_bounds_are_sound_and_within_a_factor_two_of_z(name, Z):
-    """Bounds on |sigma| and |sigma'| over |z| <= Z hold, and are what |z| <= 2 max(Z, 1) gives."""
-    act = ACTIVATIONS[name]
-    _BOUNDS.clear()  # computed here, not remembered from an earlier test
-    a_bound, s_bound = _activation_bounds(act, Z)
-    assert _activation_bounds(act, Z) == (a_bound, s_bound)
-    if not act.elementwise:
-        assert (a_bound, s_bound) == (1.0, 2.0)
-        return
-    inner = np.linspace(-Z, Z, 2001).reshape(-1, 1)
-    outer = np.linspace(-2 * max(Z, 1.0), 2 * max(Z, 1.0), 4001).reshape(-1, 1)
-    assert np.max(np.abs(act.sigma(inner))) <= a_bound <= np.max(np.abs(act.sigma(outer)))
-    assert np.max(np.abs(act.sigma_prime(inner))) <= s_bound
-    assert s_bound <= np.max(np.abs(act.sigma_prime(outer)))
-
-
 def column(a: float, k: int) -> np.ndarray:
     """A (2, 1) target column [a, 1 - a + k eps], summing to exactly 1 + k eps."""
     return np.array([[a], [1 - a + k * np.finfo(np.float64).eps]])
@@ -663,42 +562,6 @@ def test_cross_entropy_target_errors_name_the_first_bad_element(Y, where):
         cost(net, np.ones((1, 2)), Y)
 
 
-def guard_message(net: Network, X: float, Y: list[float]) -> str:
-    with pytest.raises(ValueError) as info:
-        vectorized.backprop(net, np.array([[X]]), np.array([Y]).T)
-    return str(info.value)
-
-
-def test_the_guards_cost_bound_uses_the_output_layer():
-    """[1, 1, 3]: n_L = 3 outputs and |a^L| <= 2^250 (identity) put the cost just over."""
-    c = 1.5e75 / np.tanh(1.0)
-    net = Network([np.ones((1, 1)), np.full((3, 1), c)], [np.zeros((1, 1)), np.zeros((3, 1))],
-                  ["tanh", "identity"])
-    assert guard_message(net, 1.0, [0.0, 0.0, 0.0]).startswith("the cost could reach 3.29e+151")
-
-
-def test_the_guards_delta_bound_runs_back_through_the_columns_of_W_and_sigma_prime():
-    """[1, 1, 2], sigmoid then tanh: |delta[0]| <= (sum_k |W[1][k, 0]|) |delta[1]| max sigmoid'.
-
-    |delta[1]| <= 2 (1 + 1) = 4 and max sigmoid' = 1/4, so |delta[0]| <= 2e75 and
-    |dW[0]| <= 2e75 |X| = 2e152.
-    """
-    net = Network([np.ones((1, 1)), np.full((2, 1), 1e75)], [np.zeros((1, 1)), np.zeros((2, 1))],
-                  ["sigmoid", "tanh"])
-    assert guard_message(net, 1e77, [1.0, 1.0]).startswith("|dW[0]| could reach 2e+152")
-
-
-@pytest.mark.parametrize(("net", "message"), [
-    (Network([np.zeros((1, 1))], [np.full((1, 1), 1e152)], ["tanh"]), "|z[0]| (from |X| <= 1"),
-    (Network([np.full((1, 2), 1e308)], [np.zeros((1, 1))], ["tanh"]),
-     "|z[0]| (from |X| <= 1 and the weights) could reach inf"),
-])
-def test_the_guard_counts_biases_and_sums_that_overflow(net, message):
-    with pytest.raises(ValueError) as info:
-        forward(net, np.ones((net.sizes[0], 1)))
-    assert str(info.value).startswith(message), str(info.value)
-
-
 def test_messages_about_rows_hint_at_a_transpose_only_when_it_fits():
     with pytest.raises(ValueError) as info:
         forward(quad(), np.ones((4, 5)))
@@ -724,88 +587,5 @@ def test_sizes_may_be_a_numpy_vector():
     (False, "seed must be an integer >= 0, got 'x'")])
 def test_seed_messages_say_whether_none_is_allowed(optional, message):
     with pytest.raises(TypeError) as info:
-        _validate.check_seed("x", optional=optional)
+        validate.check_seed("x", optional=optional)
     assert str(info.value) == message
-
-
-def chain(weights: list[float], activations: list[str]) -> Network:
-    """A network of one neuron per layer with these weights and no biases."""
-    return Network([np.full((1, 1), w) for w in weights], [np.zeros((1, 1))] * len(weights),
-                   activations)
-
-
-@pytest.mark.parametrize(("net", "X", "Y", "message"), [
-    # |delta[0]| <= W[1] * |delta[1]|: tanh saturates, so only the backward pass is large.
-    (chain([1.0, 1e151, 1.0], ["tanh", "tanh", "identity"]), 1.0, 0.0,
-     "|delta[0]| could reach 2e+151"),
-    # |delta^L| <= 2 (|a^L| + |y|) with a^L of the output layer (identity, up to 2^250).
-    (chain([1.0, 1.5e75], ["tanh", "identity"]), 10.0, 0.0, "|dW[0]| could reach 5.43e+151"),
-    # |y| enlarges the cost bound: (2^249 + 2^249 + 2^250)^2 = 2^502 > the limit.
-    (chain([1.0], ["identity"]), 2.0**249, 2.0**250, "the cost could reach 1.31e+151"),
-])
-def test_the_guard_bounds_the_backward_pass_from_the_output_layer(net, X, Y, message):
-    assert guard_message(net, X, [Y]).startswith(message)
-
-
-def test_the_guard_accepts_large_values_that_cannot_overflow():
-    """|delta[0]| ~ 3e120 and |a^L| ~ 1e60, but |X| = 1e-10: every bound is below the limit."""
-    net = chain([1.0, 1e60], ["tanh", "identity"])
-    X, Y = np.array([[1e-10]]), np.array([[0.0]])
-    g = vectorized.backprop(net, X, Y)
-    assert all_finite_arrays(*g.delta, *g.dW, *g.db) and np.isfinite(cost(net, X, Y))
-
-
-def all_finite_arrays(*arrays: np.ndarray) -> bool:
-    return all(bool(np.all(np.isfinite(a))) for a in arrays)
-
-
-def test_network_parameters_are_read_only():
-    net = Network([np.ones((1, 1))], [np.zeros((1, 1))], ["tanh"])
-    with pytest.raises(ValueError, match="read-only"):
-        net.weights[0][0, 0] = 2.0
-    with pytest.raises(ValueError, match="read-only"):
-        net.biases[0] += 1.0
-
-
-def test_the_overflow_guard_sees_parameters_changed_behind_its_memo():
-    """The guard memoises its O(parameters) norms on the network: replacing an
-    array, or making one writeable again and changing it, must not go unseen."""
-    net = Network([np.ones((1, 1))], [np.zeros((1, 1))], ["identity"])
-    X, Y = np.ones((1, 1)), np.zeros((1, 1))
-    vectorized.backprop(net, X, Y)  # fills the memo
-    net.weights[0] = np.full((1, 1), 1e200)
-    with pytest.raises(ValueError, match=r"could reach"):
-        vectorized.backprop(net, X, Y)
-    net = Network([np.ones((1, 1))], [np.zeros((1, 1))], ["identity"])
-    vectorized.backprop(net, X, Y)
-    net.biases[0].flags.writeable = True
-    net.biases[0][0, 0] = 1e200
-    with pytest.raises(ValueError, match=r"could reach"):
-        vectorized.backprop(net, X, Y)
-
-
-def test_check_XY_reads_inputs_in_place_and_copies_only_to_convert():
-    """backprop only reads X and Y: check_XY hands back the caller's arrays when
-    they already are C-ordered arrays of the network's dtype (no copy per call),
-    and a C-ordered converted copy otherwise; forward's trace owns its a[0]."""
-    from backprop.network import check_XY
-
-    net = quad()
-    X_, Y_ = X(), np.ascontiguousarray(Y())
-    X_checked, Y_checked = check_XY(net, X_, Y_)
-    assert X_checked is X_ and Y_checked is Y_
-    X_f = np.asfortranarray(X_)
-    X_c, _ = check_XY(net, X_f, Y_)
-    assert X_c.flags.c_contiguous and not np.shares_memory(X_c, X_f)
-    assert not np.shares_memory(forward(net, X_).a[0], X_)
-    W_f = np.asfortranarray(np.ones((2, 3)))
-    assert Network([W_f], [np.zeros((2, 1))], ["tanh"]).weights[0].flags.c_contiguous
-
-
-def test_the_overflow_guard_memoises_its_norms_on_a_read_only_network():
-    from backprop.network import _parameter_norms
-
-    net = Network.random([3, 4, 2], seed=0)
-    assert _parameter_norms(net) is _parameter_norms(net)
-    net.weights[0].flags.writeable = True  # no longer provably unchanged: recomputed
-    assert _parameter_norms(net) is not _parameter_norms(net)
