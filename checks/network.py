@@ -122,7 +122,8 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
     for l in range(L):
         terms = absW[l] @ np.abs(a[l]) + np.abs(b[l])
         E_z.append((W[l].shape[1] + 2) * terms + absW[l] @ E_a[l])
-        E_a.append(_abs_vjp(net.sigma[l], z[l], E_z[l]) + 4 * np.abs(a[l + 1]))
+        ulps = 4 if net.sigma[l].elementwise else a[l + 1].shape[0] + 4
+        E_a.append(_abs_vjp(net.sigma[l], z[l], E_z[l]) + ulps * np.abs(a[l + 1]))
 
     def E_sigma_prime(l: int) -> Array:
         # sigma' is off by a few ulps of itself, by |sigma''| (error of z), and,
@@ -130,14 +131,15 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
         # |d sigma'/da| (error of a) <= curvature * 4 |a| u: absolute, not
         # relative, which matters where a saturates and sigma' -> 0.
         d = np.abs(net.sigma[l].sigma_prime(z[l]))
-        cached_error = 4 * np.abs(a[l + 1]) if cached else 0.0
-        return 4 * d + net.sigma[l].curvature * (d * E_z[l] + cached_error)
+        curvature = net.sigma[l].curvature
+        local = 4 * d + curvature * (4 * np.abs(a[l + 1]) if cached else 0.0)
+        return local + curvature * d * E_z[l]
 
     # Backward: P is the magnitude of the terms, E their error bound (first order).
     sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
     if cost_fn.delta is not None:  # delta^L = a - y, or the general form (below)
         P = np.abs(a[L]) + np.abs(Y64)
-        E = E_a[L] + P + _general_bp1(net, z[L - 1], a[L], Y64)
+        E = E_a[L] + (P + _general_bp1(net, z[L - 1], a[L], Y64))
     else:  # delta^L = J^T dC/da; dC/da's error taken as that of a - y (exact for quadratic)
         g = np.abs(cost_fn.dC_da(a[L], Y64))
         E_g = 4 * (g + np.abs(a[L]) + np.abs(Y64)) + E_a[L]
@@ -159,7 +161,7 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
     spread = 0.0 if sigma_L.elementwise else np.abs(a[L]) * np.sum(
         np.abs(Y64), axis=0, keepdims=True)
     u = float(np.finfo(net.dtype).eps) / 2
-    E = E + _weight_of_sums(sigma_L, u) * (n_L + 4) * (P + spread)
+    E = E + _weight_of_sums(sigma_L, u) * ((n_L + 4) * (P + spread))
     P_delta, E_delta = [P] * L, [E] * L
     for l in range(L - 2, -1, -1):
         P_t = absW[l + 1].T @ P_delta[l + 1]
@@ -168,8 +170,9 @@ def _reference(net: Network, X: Array, Y: Array, cached: bool = True) -> _Refere
         P_delta[l] = P_t * d
         E_delta[l] = E_t * d + P_t * E_sigma_prime(l) + P_delta[l]
     E_dW = [(E_delta[l] @ np.abs(a[l]).T + P_delta[l] @ E_a[l].T) / m
-            + (m + 2) * P_delta[l] @ np.abs(a[l]).T / m for l in range(L)]
-    E_db = [(E_delta[l] + (m + 1) * P_delta[l]).mean(axis=1, keepdims=True) for l in range(L)]
+            + (m + 2) * (P_delta[l] @ np.abs(a[l]).T / m) for l in range(L)]
+    E_db = [E_delta[l].mean(axis=1, keepdims=True)
+            + (m + 1) * P_delta[l].mean(axis=1, keepdims=True) for l in range(L)]
     floor = 16 * float(np.finfo(net.dtype).tiny)
     ref = _Reference(net, W, b, X64, Y64, z, a, u, floor, [u * e for e in E_z],
                      E_delta, E_dW, E_db, [], [], [])
@@ -278,7 +281,7 @@ def _local_bounds(ref: _Reference, cached: bool, delta: list[Array]) -> dict[str
         B["BP2_sum"][l] = np.sqrt(W[l + 1].shape[0] + 1) * (
             np.abs(W[l + 1]).T @ np.abs(delta[l + 1]))
         B["BP2_product"][l] = np.abs((W[l + 1].T @ delta[l + 1]) * net.sigma[l].sigma_prime(z[l]))
-    B["dW"] = [np.sqrt(m + 2) * np.abs(delta[l]) @ np.abs(a[l]).T / m for l in range(L)]
+    B["dW"] = [np.sqrt(m + 2) * (np.abs(delta[l]) @ np.abs(a[l]).T / m) for l in range(L)]
     B["db"] = [np.sqrt(m + 1) * np.abs(delta[l]).mean(axis=1, keepdims=True) for l in range(L)]
     return B
 
