@@ -418,8 +418,7 @@ def _numeric(ref: _Reference, l: int, targets: Targets, K: int, method: Method,
     chunk = max(1, CHUNK_BYTES // (len(method.offsets) * width * m * 16))
     shape = (K, m) if per_example else (K,)
     d, err, kinked = np.empty(shape), np.empty(shape), np.empty(shape, dtype=bool)
-    # Round-off of one cost value C_x: a few ulps of the terms it adds up.
-    noise = 16 * U64 * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]) + np.abs(ref.Y), axis=0)
+    noise = _cost_noise(ref)
     for start in range(0, K, chunk):
         ks = np.arange(start, min(K, start + chunk))
         rows, change, h = targets(ks)
@@ -434,6 +433,11 @@ def _numeric(ref: _Reference, l: int, targets: Targets, K: int, method: Method,
         rounding = rounding + 4 * TINY / h
         d[ks], err[ks], kinked[ks] = d_k, 4 * trunc + rounding, kink
     return d, err, kinked
+
+
+def _cost_noise(ref: _Reference) -> Array:
+    """Round-off of one cost value C_x in float64: a few ulps of the terms it adds up."""
+    return 16 * U64 * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]) + np.abs(ref.Y), axis=0)
 
 
 def _gamma(ref: _Reference) -> float:
@@ -561,7 +565,7 @@ def _complex_safe(ref: _Reference) -> tuple[bool, str]:
     C_r, kinked_r = _onward(ref, 0, None, dZ * h, RICHARDSON)
     rich, trunc = combine(RICHARDSON, C_r, h)
     scale = np.sum(np.abs(dZ[0]) * ref.E_delta[0], axis=0)
-    noise = 16 * U64 * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]), axis=0)
+    noise = _cost_noise(ref)
     tol = 4 * trunc + noise * RICHARDSON.weight_sum / h + _gamma(ref) * scale
     bad = (np.abs(cs - rich) > tol) & ~kinked & ~kinked_r
     if np.any(bad):
