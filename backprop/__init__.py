@@ -12,13 +12,14 @@ the public entry points, which `checks` uses for its own.
 
 from backprop import loop, vectorized
 from backprop._types import Array
-from backprop.activations import ACTIVATIONS, Activation
+from backprop.activations import ACTIVATIONS, HIDDEN, Activation
 from backprop.costs import COSTS, Cost
 from backprop.network import Gradients, Network, Trace, cost, forward
 
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
+    "HIDDEN",
     "Activation",
     "Array",
     "Cost",

@@ -228,3 +228,5 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
     )
 }
+HIDDEN: tuple[str, ...] = tuple(name for name, act in ACTIVATIONS.items() if not act.output_only)
+"""The activations a hidden layer may have (every one but the output-only softmax)."""

@@ -50,8 +50,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from backprop import ACTIVATIONS, COSTS, Network
-from backprop._types import Array
+from backprop import COSTS, HIDDEN, Array, Network
 from checks.network import Impl, check_network
 from checks.numeric import METHODS
 from checks.report import Report, compare
@@ -139,7 +138,7 @@ def _configs(batch: int) -> list[tuple[list[int], list[str], str]]:
     configs = []
     for cost_name, cost_fn in COSTS.items():
         outputs = [cost_fn.requires] if cost_fn.requires else ["sigmoid", "softmax"]
-        for hidden in (n for n, a in ACTIVATIONS.items() if not a.output_only):
+        for hidden in HIDDEN:
             for output in outputs:
                 for sizes in shapes:
                     L = len(sizes) - 1

@@ -20,12 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from backprop import Array
 from backprop import validate as v
-from backprop._types import Array
-from checks.numeric import COMPLEX_STEP, METHODS, RICHARDSON, choose_method, combine
+from checks.numeric import COMPLEX_STEP, RICHARDSON, U64, check_method, choose_method, combine
 from checks.report import Report, compare
-
-U64 = float(np.finfo(np.float64).eps) / 2
 
 
 def _scalar(value: Any, what: str, *, real: bool = False) -> complex:
@@ -97,14 +95,6 @@ def check_tolerances(rtol: float, atol: float) -> None:
     """rtol and atol: finite numbers >= 0 (TypeError for a non-number)."""
     v.check_number(rtol, "rtol")
     v.check_number(atol, "atol")
-
-
-def check_method(method: Any) -> None:
-    """A method name: "auto" or one of checks.numeric.METHODS."""
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a name, got {method!r}")
-    if method != "auto" and method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; known: auto, {', '.join(METHODS)}")
 
 
 def _check_params(params: Any) -> list[Array]:

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+U64 = float(np.finfo(np.float64).eps) / 2  # unit roundoff of float64, the reference's dtype
 
 
 @dataclass(frozen=True)
@@ -87,15 +90,20 @@ def combine(method: Method, values: np.ndarray, h: np.ndarray | float) -> tuple[
     return d_h, np.abs(d_h - d_2h) / (2**method.order - 1)
 
 
-def choose_method(method: str, probe: Callable[[], tuple[bool, str]]) -> tuple[Method, str]:
-    """Resolve "auto" with the complex-safety probe; look up any other name."""
+def check_method(method: Any) -> str:
+    """A method name: "auto" or one of METHODS (TypeError for a non-string)."""
     if not isinstance(method, str):
         raise TypeError(f"method must be a name, got {method!r}")
-    if method == "auto":
+    if method != "auto" and method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: auto, {', '.join(METHODS)}")
+    return method
+
+
+def choose_method(method: str, probe: Callable[[], tuple[bool, str]]) -> tuple[Method, str]:
+    """Resolve "auto" with the complex-safety probe; look up any other name."""
+    if check_method(method) == "auto":
         safe, why = probe()
         if safe:
             return COMPLEX_STEP, f"auto: {why}"
         return RICHARDSON, f"auto: complex step unusable ({why}); fell back to Richardson"
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; known: auto, {', '.join(METHODS)}")
     return METHODS[method], "requested"

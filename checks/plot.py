@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from backprop import Network, vectorized
-from backprop._types import Array
+from backprop import Array, Network, vectorized
 from backprop.network import forward_arrays, per_example_cost
-from checks.numeric import METHODS, combine
+from checks.numeric import METHODS, U64, combine
 from checks.report import Report
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ __all__ = ["StepSizeErrors", "heatmap", "require_matplotlib", "step_size_curve",
            "step_size_errors"]
 
 INSTALL_HINT = "pip install -e '.[plot]'"
-U64 = float(np.finfo(np.float64).eps) / 2
 # Ratios are drawn on a log scale from RATIO_RANGE[0] to [1]; 1 (= the tolerance)
 # is the middle of the colour map, so a mismatch is red and a pass blue.
 RATIO_RANGE = (1e-4, 1e4)

@@ -65,6 +65,8 @@ class Block:
     # |analytic - numeric| / tolerance for every element, NaN where skipped
     # (inf where either side is NaN): what checks.plot.heatmap draws.
     ratios: np.ndarray | None = None
+    # The kind of array: "delta", "dW" or "db" for check_network, None for gradcheck.
+    array: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -178,6 +180,7 @@ def compare(
     tolerance: np.ndarray,
     skip: np.ndarray,
     index_names: tuple[str, ...],
+    array: str | None = None,
 ) -> Block:
     """Apply the closeness rule |analytic - numeric| <= tolerance element by element."""
     analytic = np.asarray(analytic, dtype=np.float64)
@@ -205,4 +208,5 @@ def compare(
         worst_tolerance=float(tolerance[worst]) if ratio.size else 0.0,
         worst_ratio=float(ratio[worst]) if ratio.size else 0.0,
         ratios=np.where(skip, np.nan, ratio),
+        array=array,
     )

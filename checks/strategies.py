@@ -17,10 +17,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from backprop import ACTIVATIONS, COSTS, Network
-from backprop._types import Array
-
-HIDDEN = tuple(name for name, act in ACTIVATIONS.items() if not act.output_only)
+from backprop import ACTIVATIONS, COSTS, HIDDEN, Array, Network
 
 
 def _output_choices(cost: str) -> list[str]:

@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backprop import Network
-from backprop._types import Array
+from backprop import Array, Network
 from checks.gradcheck import gradcheck
 from checks.network import Impl, check_network
 from checks.report import Report

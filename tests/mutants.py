@@ -1,6 +1,6 @@
 """A catalogue of realistic derivation bugs, each planted in an otherwise correct backprop.
 
-`derivation(**slips)` is backprop in matrix form with every equation a replaceable
+`derivation_with(**slips)` is backprop in matrix form with every equation a replaceable
 piece; a mutant replaces exactly one piece with a slip a person makes when deriving
 or coding backprop by hand. Each mutant names the network it shows up on and where
 the checker must localise it: the first failing block in backprop order.
@@ -9,68 +9,33 @@ the checker must localise it: the first failing block in backprop order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from backprop import ACTIVATIONS, Gradients, Network, forward
-from backprop.activations import Activation
+from backprop import ACTIVATIONS, Gradients, Network
+from checks import derivation
+from checks.derivation import Steps, hidden_delta
 
 Array = Any
 
 
-def bp1(net: Network, z: list[Array], a: list[Array], Y: Array) -> Array:
-    if net.cost_fn.delta is not None:
-        return net.cost_fn.delta(a[-1], Y)
-    return net.sigma[-1].backward(z[-1], net.cost_fn.dC_da(a[-1], Y))
-
-
-def bp2(net: Network, l: int, z: list[Array], a: list[Array], delta_next: Array) -> Array:
-    return (net.weights[l + 1].T @ delta_next) * net.sigma[l].sigma_prime(z[l])
-
-
-def bp3(delta: Array, m: int) -> Array:
-    return delta.sum(axis=1, keepdims=True) / m
-
-
-def bp4(l: int, z: list[Array], a: list[Array], delta: Array, m: int) -> Array:
-    return delta @ a[l].T / m
-
-
-def derivation(bp1: Callable[..., Array] = bp1, bp2: Callable[..., Array] = bp2,
-               bp3: Callable[..., Array] = bp3, bp4: Callable[..., Array] = bp4,
-               hidden_layers: Callable[[int], range] = lambda L: range(L - 2, -1, -1),
-               finish: Callable[[Gradients], Gradients] = lambda g: g,
-               sigma_prime: dict[str, Callable[[Array], Array]] | None = None,
-               ) -> Callable[[Network, Array, Array], Gradients]:
-    """Backprop with each equation replaceable: the template every mutant edits."""
+def derivation_with(finish: Callable[[Gradients], Gradients] = lambda g: g,
+                    sigma_prime: dict[str, Callable[[Array], Array]] | None = None,
+                    **slips: Any) -> Callable[[Network, Array, Array], Gradients]:
+    """checks.derivation's plain backprop with the named steps replaced (bp1 ... bp4,
+    backward: see checks.derivation.Steps), named activations given a different
+    sigma_prime, and the result passed through finish: the template every mutant edits."""
+    steps = Steps(**slips)
 
     def backprop(net: Network, X: Array, Y: Array) -> Gradients:
-        if sigma_prime:
-            net = _with_derivatives(net, sigma_prime)
-        trace = forward(net, X)
-        z, a, L, m = trace.z, trace.a, net.L, X.shape[1]
-        delta = [np.zeros_like(z_l) for z_l in z]
-        delta[L - 1] = bp1(net, z, a, Y)
-        for l in hidden_layers(L):
-            delta[l] = bp2(net, l, z, a, delta[l + 1])
-        return finish(Gradients(delta=delta,
-                                dW=[bp4(l, z, a, delta[l], m) for l in range(L)],
-                                db=[bp3(delta[l], m) for l in range(L)]))
+        sigma = tuple(replace(s, sigma_prime=sigma_prime[s.name])
+                      if sigma_prime and s.name in sigma_prime else s for s in net.sigma)
+        return finish(derivation.backprop(net.weights, net.biases, sigma, net.cost_fn, X, Y,
+                                          steps=steps))
 
     return backprop
-
-
-def _with_derivatives(net: Network, sigma_prime: dict[str, Callable[[Array], Array]]) -> Network:
-    """A copy of net whose named activations carry a different (wrong) derivative."""
-    clone = Network(net.weights, net.biases, list(net.activations), net.cost)
-    sigma = tuple(
-        Activation(s.name, s.sigma, sigma_prime[s.name], s.kinks, s.elementwise,
-                   s.output_only) if s.name in sigma_prime else s
-        for s in net.sigma)
-    object.__setattr__(clone, "sigma", sigma)
-    return clone
 
 
 @dataclass(frozen=True)
@@ -117,71 +82,72 @@ def _act_config(name: str) -> tuple[Any, ...]:
 
 
 MUTANTS: list[Mutant] = [
-    _m("BP1: sigma' missing", derivation(
-        bp1=lambda net, z, a, Y: net.cost_fn.dC_da(a[-1], Y)), TANH3, "BP1", 2),
-    _m("BP1: sigma'(a) for sigma'(z)", derivation(
-        bp1=lambda net, z, a, Y: (a[-1] - Y) * tanh_prime(a[-1])), TANH3, "BP1", 2),
-    _m("BP1: sign flip y - a", derivation(
-        bp1=lambda net, z, a, Y: (Y - a[-1]) * tanh_prime(z[-1])), TANH3, "BP1", 2),
-    _m("BP1: quadratic dC/da = 2(a - y)", derivation(
-        bp1=lambda net, z, a, Y: 2 * (a[-1] - Y) * tanh_prime(z[-1])), TANH3, "BP1", 2),
-    _m("BP1: hand-derivation slip dC/da = -(y/a + (1-y)/(1-a))", derivation(
-        bp1=lambda net, z, a, Y: -(Y / a[-1] + (1 - Y) / (1 - a[-1])) * a[-1] * (1 - a[-1])),
+    _m("BP1: sigma' missing", derivation_with(
+        bp1=lambda p: p.cost_fn.dC_da(p.a[-1], p.Y)), TANH3, "BP1", 2),
+    _m("BP1: sigma'(a) for sigma'(z)", derivation_with(
+        bp1=lambda p: (p.a[-1] - p.Y) * tanh_prime(p.a[-1])), TANH3, "BP1", 2),
+    _m("BP1: sign flip y - a", derivation_with(
+        bp1=lambda p: (p.Y - p.a[-1]) * tanh_prime(p.z[-1])), TANH3, "BP1", 2),
+    _m("BP1: quadratic dC/da = 2(a - y)", derivation_with(
+        bp1=lambda p: 2 * (p.a[-1] - p.Y) * tanh_prime(p.z[-1])), TANH3, "BP1", 2),
+    _m("BP1: hand-derivation slip dC/da = -(y/a + (1-y)/(1-a))", derivation_with(
+        bp1=lambda p: -(p.Y / p.a[-1] + (1 - p.Y) / (1 - p.a[-1])) * p.a[-1] * (1 - p.a[-1])),
         SIGMOID_CE, "BP1", 1),
-    _m("BP1: cross-entropy a - y times sigma' again", derivation(
-        bp1=lambda net, z, a, Y: (a[-1] - Y) * a[-1] * (1 - a[-1])), SIGMOID_CE, "BP1", 1),
-    _m("BP1: softmax treated as elementwise (diagonal Jacobian)", derivation(
-        bp1=lambda net, z, a, Y: (a[-1] - Y) * a[-1] * (1 - a[-1])), SOFTMAX_Q, "BP1", 1),
-    _m("BP1: categorical cross-entropy delta = y - a", derivation(
-        bp1=lambda net, z, a, Y: Y - a[-1]), SOFTMAX_CCE, "BP1", 1),
-    _m("BP1: delta returned as the batch mean", derivation(finish=_delta_batch_mean),
+    _m("BP1: cross-entropy a - y times sigma' again", derivation_with(
+        bp1=lambda p: (p.a[-1] - p.Y) * p.a[-1] * (1 - p.a[-1])), SIGMOID_CE, "BP1", 1),
+    _m("BP1: softmax treated as elementwise (diagonal Jacobian)", derivation_with(
+        bp1=lambda p: (p.a[-1] - p.Y) * p.a[-1] * (1 - p.a[-1])), SOFTMAX_Q, "BP1", 1),
+    _m("BP1: categorical cross-entropy delta = y - a", derivation_with(
+        bp1=lambda p: p.Y - p.a[-1]), SOFTMAX_CCE, "BP1", 1),
+    _m("BP1: delta returned as the batch mean", derivation_with(finish=_delta_batch_mean),
        TANH3, "BP1", 2),
-    _m("BP2: sigma' missing", derivation(
-        bp2=lambda net, l, z, a, d: net.weights[l + 1].T @ d), TANH3, "BP2", 1),
-    _m("BP2: sigma'(a) for sigma'(z)", derivation(
-        bp2=lambda net, l, z, a, d: (net.weights[l + 1].T @ d) * tanh_prime(a[l + 1])),
+    _m("BP2: sigma' missing", derivation_with(
+        bp2=lambda p, l, d: p.W[l + 1].T @ d), TANH3, "BP2", 1),
+    _m("BP2: sigma'(a) for sigma'(z)", derivation_with(
+        bp2=lambda p, l, d: (p.W[l + 1].T @ d) * tanh_prime(p.a[l + 1])),
         TANH3, "BP2", 1),
-    _m("BP2: W for W^T", derivation(
-        bp2=lambda net, l, z, a, d: (net.weights[l + 1] @ d) * net.sigma[l].sigma_prime(z[l])
-        if net.weights[l + 1].shape[0] == net.weights[l + 1].shape[1] else bp2(net, l, z, a, d)),
+    _m("BP2: W for W^T", derivation_with(
+        bp2=lambda p, l, d: (p.W[l + 1] @ d) * p.sigma[l].sigma_prime(p.z[l])
+        if p.W[l + 1].shape[0] == p.W[l + 1].shape[1] else hidden_delta(p, l, d)),
         SQUARE, "BP2", 1),
-    _m("BP2: the wrong layer's weights W^l for W^{l+1}", derivation(
-        bp2=lambda net, l, z, a, d: (net.weights[l].T @ d) * net.sigma[l].sigma_prime(z[l])
-        if net.weights[l].shape == (d.shape[0], d.shape[0]) else bp2(net, l, z, a, d)),
+    _m("BP2: the wrong layer's weights W^l for W^{l+1}", derivation_with(
+        bp2=lambda p, l, d: (p.W[l].T @ d) * p.sigma[l].sigma_prime(p.z[l])
+        if p.W[l].shape == (d.shape[0], d.shape[0]) else hidden_delta(p, l, d)),
         SQUARE, "BP2", 1),
-    _m("BP2: the next layer's sigma'(z^{l+1})", derivation(
-        bp2=lambda net, l, z, a, d: (net.weights[l + 1].T @ d)
-        * net.sigma[l + 1].sigma_prime(z[l + 1])
-        if z[l + 1].shape == z[l].shape else bp2(net, l, z, a, d)),
+    _m("BP2: the next layer's sigma'(z^{l+1})", derivation_with(
+        bp2=lambda p, l, d: (p.W[l + 1].T @ d) * p.sigma[l + 1].sigma_prime(p.z[l + 1])
+        if p.z[l + 1].shape == p.z[l].shape else hidden_delta(p, l, d)),
         SQUARE, "BP2", 1),
-    _m("BP2: sign flip", derivation(
-        bp2=lambda net, l, z, a, d: -bp2(net, l, z, a, d)), TANH3, "BP2", 1),
-    _m("BP2: off-by-one loop range skips the first layer", derivation(
-        hidden_layers=lambda L: range(L - 2, 0, -1)), TANH3, "BP2", 0),
-    _m("BP3: sum for mean", derivation(
-        bp3=lambda d, m: d.sum(axis=1, keepdims=True)), TANH3, "BP3", 2),
-    _m("BP3: first example only", derivation(
-        bp3=lambda d, m: d[:, :1].copy()), TANH3, "BP3", 2),
-    _m("BP4: missing 1/m", derivation(bp4=lambda l, z, a, d, m: d @ a[l].T), TANH3, "BP4", 2),
-    _m("BP4: 1/m applied twice", derivation(bp4=lambda l, z, a, d, m: d @ a[l].T / m**2),
+    _m("BP2: sign flip", derivation_with(
+        bp2=lambda p, l, d: -hidden_delta(p, l, d)), TANH3, "BP2", 1),
+    _m("BP2: off-by-one loop range skips the first layer", derivation_with(
+        bp2=lambda p, l, d: np.zeros_like(p.z[l]) if l == 0 else hidden_delta(p, l, d)),
+        TANH3, "BP2", 0),
+    _m("BP3: sum for mean", derivation_with(
+        bp3=lambda p, l, d: d.sum(axis=1, keepdims=True)), TANH3, "BP3", 2),
+    _m("BP3: first example only", derivation_with(
+        bp3=lambda p, l, d: d[:, :1].copy()), TANH3, "BP3", 2),
+    _m("BP4: missing 1/m", derivation_with(bp4=lambda p, l, d: d @ p.a[l].T), TANH3, "BP4", 2),
+    _m("BP4: 1/m applied twice", derivation_with(bp4=lambda p, l, d: d @ p.a[l].T / p.m**2),
        TANH3, "BP4", 2),
-    _m("BP4: z^{l-1} for a^{l-1} (the wrong layer's activations)", derivation(
-        bp4=lambda l, z, a, d, m: d @ (z[l - 1] if l > 0 else a[0]).T / m),
+    _m("BP4: z^{l-1} for a^{l-1} (the wrong layer's activations)", derivation_with(
+        bp4=lambda p, l, d: d @ (p.z[l - 1] if l > 0 else p.a[0]).T / p.m),
         TANH3, "BP4", 2),
-    _m("BP4: sign flip", derivation(bp4=lambda l, z, a, d, m: -(d @ a[l].T) / m), TANH3, "BP4", 2),
-    _m("BP4: a single element off by 1e-9", derivation(finish=_one_element_off),
+    _m("BP4: sign flip", derivation_with(bp4=lambda p, l, d: -(d @ p.a[l].T) / p.m),
+       TANH3, "BP4", 2),
+    _m("BP4: a single element off by 1e-9", derivation_with(finish=_one_element_off),
        TANH3, "BP4", 0),
-    _m("sigmoid': sigma(z)(1 - z)", derivation(
+    _m("sigmoid': sigma(z)(1 - z)", derivation_with(
         sigma_prime={"sigmoid": lambda z: sig(z) * (1 - z)}), _act_config("sigmoid"), "BP2", 1),
-    _m("tanh': 1 - z^2", derivation(
+    _m("tanh': 1 - z^2", derivation_with(
         sigma_prime={"tanh": lambda z: 1 - z**2}), _act_config("tanh"), "BP1", 2),
-    _m("relu': 1 everywhere", derivation(
+    _m("relu': 1 everywhere", derivation_with(
         sigma_prime={"relu": lambda z: np.ones_like(z)}), _act_config("relu"), "BP2", 1),
-    _m("leaky_relu': no leak", derivation(
+    _m("leaky_relu': no leak", derivation_with(
         sigma_prime={"leaky_relu": lambda z: (z > 0).astype(z.dtype)}),
         _act_config("leaky_relu"), "BP2", 1),
-    _m("softplus': sigma(-z)", derivation(
+    _m("softplus': sigma(-z)", derivation_with(
         sigma_prime={"softplus": lambda z: sig(-z)}), _act_config("softplus"), "BP2", 1),
-    _m("identity': returns z", derivation(
+    _m("identity': returns z", derivation_with(
         sigma_prime={"identity": lambda z: z.copy()}), _act_config("identity"), "BP2", 1),
 ]

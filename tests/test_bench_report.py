@@ -1,4 +1,4 @@
-"""`python -m checks.bench` prints its markdown table of ratios (smoke run with --quick)."""
+"""`python -m tools.bench` prints its markdown table of ratios (smoke run with --quick)."""
 
 import os
 import sys
@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from checks import bench
+from tools import bench
 
 
 def test_bench_quick_prints_a_markdown_table_of_ratios(capsys):

@@ -4,14 +4,15 @@
 
 The default run (--benchmark-disable) calls each function once, untimed, and
 still checks its result. Ratios measured side by side, which survive a machine
-whose speed drifts, come from `python -m checks.bench`.
+whose speed drifts, come from `python -m tools.bench`.
 """
 
 import numpy as np
 import pytest
 
 from backprop import Network, forward, loop, vectorized
-from checks.bench import BIG, matmul_only, problem
+from checks import derivation
+from tools.bench import BIG, matmul_only, problem
 
 SIZES = {"tiny [4,3,2] m=1": ([4, 3, 2], 1), "small [16,8,4] m=8": ([16, 8, 4], 8),
          "medium [64,32,10] m=16": ([64, 32, 10], 16)}
@@ -20,17 +21,9 @@ BIG_NAME = "[784,256,256,10] m=256"
 
 
 def reference(net: Network, X, Y):
-    """BP1-BP4 in the plainest matrix form: sigma'(z) from the registry, new arrays."""
-    trace = forward(net, X)
-    L, m = net.L, X.shape[1]
-    delta = [trace.z[0]] * L
-    delta[L - 1] = vectorized.output_delta(net.sigma[L - 1], net.cost_fn, trace.z[L - 1],
-                                           trace.a[L], Y)
-    for l in range(L - 2, -1, -1):
-        delta[l] = (net.weights[l + 1].T @ delta[l + 1]) * net.sigma[l].sigma_prime(trace.z[l])
-    dW = [delta[l] @ trace.a[l].T / m for l in range(L)]
-    db = [delta[l].mean(axis=1, keepdims=True) for l in range(L)]
-    return delta, dW, db
+    """BP1-BP4 in the plainest matrix form (checks.derivation): sigma'(z), new arrays."""
+    g = derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y)
+    return g.delta, g.dW, g.db
 
 
 def assert_close_to_reference(g, net, X, Y):
@@ -90,24 +83,24 @@ def test_matmul_only_speed_big(benchmark, dtype):
                                    err_msg=f"BP4 product delta[{l}] @ a[{l}].T")
 
 
-EXHAUSTIVE = ([64, 32, 10], 16)  # timed; `python -m checks.bench` runs [784, 100, 10], m = 32
+EXHAUSTIVE = ([64, 32, 10], 16)  # timed; `python -m tools.bench` runs [784, 100, 10], m = 32
 
 
 def test_exhaustive_check_speed(benchmark):
     from checks import check_network
-    from checks.bench import _exhaustive_case
+    from tools.bench import exhaustive_case
 
     benchmark.group = "exhaustive check vs naive finite differences [64, 32, 10] m=16"
-    net, X, Y = _exhaustive_case(*EXHAUSTIVE)
+    net, X, Y = exhaustive_case(*EXHAUSTIVE)
     report = benchmark(check_network, net, X, Y)
     assert report.ok and report.checked == 32 * 16 + 32 + 32 * 64 + 10 * 16 + 10 + 10 * 32
 
 
 def test_naive_finite_difference_speed(benchmark):
-    from checks.bench import _exhaustive_case, naive_central_differences
+    from tools.bench import exhaustive_case, naive_central_differences
 
     benchmark.group = "exhaustive check vs naive finite differences [64, 32, 10] m=16"
-    net, X, Y = _exhaustive_case(*EXHAUSTIVE)
+    net, X, Y = exhaustive_case(*EXHAUSTIVE)
     count = net.weights[0].size  # every W[0] element: two forward passes each
     derivatives = benchmark(naive_central_differences, net, X, Y, count)
     g = vectorized.backprop(net, X, Y)

@@ -160,15 +160,11 @@ def test_saturated_units_are_checked_to_full_precision_without_cached_derivative
 
 
 @pytest.mark.parametrize("mutant", MUTANTS[::3], ids=[m.name for m in MUTANTS[::3]])
-def test_structured_fast_path_gives_the_same_numbers_as_the_simple_one(mutant, monkeypatch):
-    import checks.network
-
+def test_structured_fast_path_gives_the_same_numbers_as_the_simple_one(mutant):
     net, X, Y = mutant_case(mutant)
     for impl in (mutant.impl, "vectorized"):
         fast = check_network(net, X, Y, impl=impl)
-        monkeypatch.setattr(checks.network, "STRUCTURED", False)
-        simple = check_network(net, X, Y, impl=impl)
-        monkeypatch.setattr(checks.network, "STRUCTURED", True)
+        simple = check_network(net, X, Y, impl=impl, structured=False)
         assert fast.ok == simple.ok
         assert [e.where() for e in fast.mismatches] == [e.where() for e in simple.mismatches]
         for b_fast, b_simple in zip(fast.blocks, simple.blocks, strict=True):
@@ -222,7 +218,7 @@ def _general_bp1(net, X, Y):
 def test_bp1_in_its_general_form_is_forgiven_its_rounding(seed):
     """float32 cross-entropy networks on which the general form rounds a few ulps
     differently from a - y (1 - a amplifies a's rounding): no false alarm."""
-    from checks.calibrate import random_case
+    from tools.calibrate import random_case
 
     net, X, Y = random_case(np.random.default_rng(seed), np.float32)
     assert net.cost == "cross_entropy"

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from backprop import ACTIVATIONS, COSTS, Gradients, Network, cost, forward, loop, vectorized
+from backprop import ACTIVATIONS, COSTS, HIDDEN, Gradients, Network, cost, forward, loop, vectorized
 from checks import check_network, gradcheck
 from checks.network import error_scales
 from checks.strategies import batches, networks
@@ -217,7 +217,7 @@ def test_activations_are_quiet_and_finite_at_any_finite_z(name, z):
 
 # Numerics at the edges: the stable forms, dtypes and the kink convention.
 
-HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only]
+
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from backprop import vectorized
 from checks import check_network
-from checks.calibrate import cached_everywhere, pick_element, plant, random_case, skipped_elements
 from checks.network import tolerances
 from checks.strategies import batches, networks
+from tools.calibrate import cached_everywhere, pick_element, plant, random_case, skipped_elements
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
 

@@ -264,7 +264,9 @@ CHECK_NETWORK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("zero directions", lambda: check_network(quad(), X(), Y(), directions=0),
      ValueError, "directions must be a positive integer or None, got 0"),
     ("boolean directions", lambda: check_network(quad(), X(), Y(), directions=True),
-     ValueError, "directions must be a positive integer or None, got True"),
+     TypeError, "directions must be a positive integer or None, got True"),
+    ("float directions", lambda: check_network(quad(), X(), Y(), directions=2.0),
+     TypeError, "directions must be a positive integer or None, got 2.0"),
     ("impl returns a tuple",
      lambda: check_network(quad(), X(), Y(), impl=lambda n, x, y: (1, 2, 3)),
      TypeError, "must return Gradients(delta, dW, db), got tuple"),
@@ -589,3 +591,19 @@ def test_seed_messages_say_whether_none_is_allowed(optional, message):
     with pytest.raises(TypeError) as info:
         validate.check_seed("x", optional=optional)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("options", [{"method": "exact"}, {"method": 3}, {"directions": 0},
+                                     {"directions": True}, {"cached_derivatives": "yes"},
+                                     {"seed": -1}, {"impl": "fast"}])
+def test_check_network_rejects_bad_options_before_running_the_backprop(options):
+    calls = []
+
+    def backprop(net, X, Y):
+        calls.append(1)
+        return vectorized.backprop(net, X, Y)
+
+    kwargs = {"impl": backprop, **options}
+    with pytest.raises((TypeError, ValueError)):
+        check_network(quad(), X(), Y(), **kwargs)
+    assert calls == [], f"the backprop ran before {options} was refused"

@@ -29,6 +29,7 @@ from checks import check_network, gradcheck
 from checks.cli import main as cli_main
 from checks.network import error_scales, tolerances
 
+# Written out, not imported: this script also runs on trees from before backprop.HIDDEN.
 HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only]
 
 

@@ -1,6 +1,6 @@
 """Measure the checker: the smallest planted error it catches, and its false alarms.
 
-    python -m checks.calibrate [--cases 200] [--seed 0] [--no-cached-derivatives]
+    python -m tools.calibrate [--cases 200] [--seed 0] [--no-cached-derivatives]
 
 For each method and dtype, draws seeded random networks (every activation and
 cost, depth 1-4, widths 1-8, batch 1-8, weight scale up to 3), checks the correct
@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from backprop import ACTIVATIONS, COSTS, Gradients, Network, loop, vectorized
-from backprop._types import Array
-from backprop.network import forward_arrays
-from checks.network import _gamma, _reference, check_network, tolerances
+from backprop import ACTIVATIONS, COSTS, HIDDEN, Array, Gradients, Network, loop, vectorized
+from checks import derivation
+from checks.network import analyse, check_network, tolerances
 from checks.report import Block
 
-HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only]
 FIELDS = ("delta", "dW", "db")
 Element = tuple[str, int, tuple[int, ...]]
 
@@ -87,8 +84,8 @@ def skipped_elements(blocks: Sequence[Block]) -> set[Element]:
     """(field, layer, index) of every element a report skipped at a kink."""
     out = set()
     for b in blocks:
-        field, l = b.name.split("[")[0], int(b.name.split("[")[1].rstrip("]"))
-        out |= {(field, l, e.index) for e in b.skipped}
+        assert b.array is not None and b.layer is not None
+        out |= {(b.array, b.layer, e.index) for e in b.skipped}
     return out
 
 
@@ -98,7 +95,9 @@ def precise_gradients(net: Network, X: Array, Y: Array) -> Gradients:
     Only to measure how far a correct float64 or float32 computation is from
     the exact gradients; the checker never uses it. sigma' comes from z.
     """
-    return _plain_backprop(net, X, Y, np.longdouble, from_cached_a=False)
+    W, b = ([p.astype(np.longdouble) for p in ps] for ps in (net.weights, net.biases))
+    return derivation.backprop(W, b, net.sigma, net.cost_fn, X.astype(np.longdouble),
+                               Y.astype(np.longdouble))
 
 
 def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
@@ -106,30 +105,8 @@ def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
     (1 - a^2, a (1 - a), ...) in every layer, the output's included (vectorized
     does so only in hidden layers): a correct implementation that the default
     cached_derivatives=True accepts."""
-    return _plain_backprop(net, X, Y, net.dtype, from_cached_a=True)
-
-
-def _plain_backprop(net: Network, X: Array, Y: Array, dtype: Any,
-                    from_cached_a: bool) -> Gradients:
-    """BP1-BP4 in `dtype`, with no checks; g ⊙ sigma' from the cached a where
-    from_cached_a and the activation allows it (Activation.backward_from_a), else from z."""
-    W = [w.astype(dtype) for w in net.weights]
-    trace = forward_arrays(W, [v.astype(dtype) for v in net.biases], net.sigma, X.astype(dtype))
-    a, L, m, cost, Y = trace.a, net.L, X.shape[1], net.cost_fn, Y.astype(dtype)
-
-    def backward(l: int, g: Array) -> Array:  # g ⊙ sigma'(z[l])
-        from_a = net.sigma[l].backward_from_a if from_cached_a else None
-        if from_a is None:
-            return net.sigma[l].backward(trace.z[l], g)
-        return from_a(a[l + 1].copy(), g.copy())
-
-    delta = [a[L]] * L
-    delta[L - 1] = (cost.delta(a[L], Y) if cost.delta is not None
-                    else backward(L - 1, cost.dC_da(a[L], Y)))
-    for l in range(L - 2, -1, -1):
-        delta[l] = backward(l, W[l + 1].T @ delta[l + 1])
-    return Gradients(delta=delta, dW=[delta[l] @ a[l].T / m for l in range(L)],
-                     db=[delta[l].mean(axis=1, keepdims=True) for l in range(L)])
+    return derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y,
+                               steps=derivation.FROM_CACHED_A)
 
 
 def rounding_of_correct(net: Network, X: Array, Y: Array, element: Element,
@@ -156,17 +133,17 @@ def margin(cases: int, seed: int, dtype: type) -> tuple[float, float, float]:
     worst, sampled = [], [0.0]
     for _ in range(cases):
         net, X, Y = random_case(rng, dtype)
-        exact, ref = precise_gradients(net, X, Y), _reference(net, X, Y)
+        exact, model = precise_gradients(net, X, Y), analyse(net, X, Y)
         for g in (loop.backprop(net, X, Y), vectorized.backprop(net, X, Y),
                   cached_everywhere(net, X, Y)):
             for field in FIELDS:
                 for e, a, t, E in zip(getattr(exact, field), getattr(g, field),
-                                      getattr(ref, f"T_{field}"), getattr(ref, f"E_{field}"),
+                                      getattr(model.tol, field), getattr(model.E, field),
                                       strict=True):
                     error = np.abs(a - e.astype(np.float64))
-                    ratio = np.where(error > 0, error / (t + ref.floor), 0.0)
+                    ratio = np.where(error > 0, error / (t + model.ref.floor), 0.0)
                     worst.append(float(np.max(ratio)))
-                    by_samples = t < _gamma(ref) * E
+                    by_samples = t < model.ref.gamma * E
                     if np.any(by_samples):
                         sampled.append(float(np.max(ratio[by_samples])))
     return max(worst), float(np.quantile(worst, 0.99)), max(sampled)
@@ -216,7 +193,7 @@ def measure(cases: int, seed: int, dtype: type, method: str,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m checks.calibrate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.calibrate", description=__doc__)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cached-derivatives", action="store_true",

@@ -1,4 +1,4 @@
-"""How fast is backprop? Ratios measured side by side: `python -m checks.bench`.
+"""How fast is backprop? Ratios measured side by side: `python -m tools.bench`.
 
 Absolute times on a shared machine drift (up to 1.8x within seconds), so every
 number here is a ratio of things timed alternately in one process: round r
@@ -22,7 +22,7 @@ the rounds and the spread (smallest and largest round). Rows:
                              two full forward passes per parameter (central
                              differences, sampled and scaled); target <= 1/30
 
-    python -m checks.bench [--quick] [--repeats 9] [--min-time 0.05]
+    python -m tools.bench [--quick] [--repeats 9] [--min-time 0.05]
 """
 
 from __future__ import annotations
@@ -48,8 +48,7 @@ try:
 except ImportError:  # pragma: no cover (Windows)
     resource = None  # type: ignore[assignment]
 
-from backprop import Network, forward, loop, vectorized
-from backprop._types import Array
+from backprop import Array, Network, forward, loop, vectorized
 from backprop.network import check_XY, forward_arrays, per_example_cost
 from checks.network import check_network
 
@@ -314,7 +313,7 @@ def naive_central_differences(net: Network, X: Array, Y: Array, count: int) -> A
     return derivatives
 
 
-def _exhaustive_case(sizes: list[int], m: int) -> tuple[Network, Array, Array]:
+def exhaustive_case(sizes: list[int], m: int) -> tuple[Network, Array, Array]:
     net = Network.random(sizes, ["tanh"] * (len(sizes) - 2) + ["sigmoid"], "cross_entropy",
                          seed=0)
     rng = np.random.default_rng(0)
@@ -334,7 +333,7 @@ def exhaustive_rows(settings: Settings) -> list[Row]:
     full check_network in each round.
     """
     sizes, m = ([64, 16, 4], 8) if settings.quick else ([784, 100, 10], 32)
-    net, X, Y = _exhaustive_case(sizes, m)
+    net, X, Y = exhaustive_case(sizes, m)
     n_params = sum(w.size + v.size for w, v in zip(net.weights, net.biases, strict=True))
     sample = min(n_params, 200 if settings.quick else 3000)
     ratios = []
@@ -360,14 +359,14 @@ def exhaustive_rows(settings: Settings) -> list[Row]:
         Row("exhaustive check peak memory, MiB", case, [peak], 1024.0),
     ]
     widths = [16, 32, 64] if settings.quick else [50, 100, 200, 400]
-    cases = [_exhaustive_case([n, 32, 10], 8) for n in widths]
+    cases = [exhaustive_case([n, 32, 10], 8) for n in widths]
     params = [sum(w.size + v.size for w, v in zip(c[0].weights, c[0].biases, strict=True))
               for c in cases]
     rows.append(slope("exhaustive check: time ~ parameters^k",
                       f"[n, 32, 10] n={widths[0]}..{widths[-1]} m=8", params,
                       [_checker(c) for c in cases], settings))
     batches = [4, 8, 16] if settings.quick else [4, 8, 16, 32, 64]
-    cases = [_exhaustive_case([32, 16, 10], b) for b in batches]
+    cases = [exhaustive_case([32, 16, 10], b) for b in batches]
     rows.append(slope("exhaustive check: time ~ m^k", f"[32, 16, 10] m={batches[0]}..{batches[-1]}",
                       batches, [_checker(c) for c in cases], settings))
     return rows
@@ -444,7 +443,7 @@ def notes(rows: Sequence[Row]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m checks.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: small networks, 3 rounds, 2 ms samples")
