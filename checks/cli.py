@@ -132,7 +132,7 @@ class Row:
         self.failures.extend(failures)
 
 
-def _configs(batch: int) -> list[tuple[list[int], list[str], str]]:
+def _configs() -> list[tuple[list[int], list[str], str]]:
     """Every hidden activation x every cost (with the output it requires), depth 1-3."""
     shapes = [[3, 2], [3, 4, 2], [3, 5, 4, 3]]
     configs = []
@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         activations: str | list[str] = names[0] if len(names) == 1 else names
         configs = [(sizes, activations, cost_name)]
     else:
-        configs = _configs(args.batch)  # type: ignore[assignment]
+        configs = _configs()  # type: ignore[assignment]
     rows: dict[str, Row] = {}
     reports: list[dict[str, Any]] = []
     full: list[Report] = []  # kept for --plot

@@ -34,6 +34,8 @@ INSTALL_HINT = "pip install -e '.[plot]'"
 # is the middle of the colour map, so a mismatch is red and a pass blue.
 RATIO_RANGE = (1e-4, 1e4)
 _COLUMN_ORDER = ("delta", "dW", "db")
+# Axis names of check_network's arrays (index convention of `backprop`).
+_INDEX_NAMES = {"delta": ("j", "x"), "dW": ("j", "i"), "db": ("j", "")}
 
 
 def require_matplotlib() -> None:
@@ -63,6 +65,7 @@ class _Panel:
     title: str
     ratios: Array  # 2-D, NaN where skipped
     labels: tuple[str, str]  # row index name, column index name
+    array: str | None = None  # "delta", "dW", "db": orders a layer's panels
 
 
 def _as_2d(ratios: Any) -> Array:
@@ -84,27 +87,18 @@ def _panels(report_or_data: Report | Mapping[str, Any]) -> list[list[_Panel]]:
             raise ValueError(f"block {block.name} has no per-element ratios: "
                              "heatmap needs a Report made by checks.report.compare")
         elements = block.mismatches or block.skipped
-        names = (*(elements[0].index_names if elements else _index_names(block.name)), "", "")
+        names = (*(elements[0].index_names if elements
+                   else _INDEX_NAMES.get(block.array or "", ())), "", "")
         marker = f"  ({len(block.mismatches)} mismatched)" if block.mismatches else ""
         panel = _Panel(f"{block.equation} {block.name}{marker}", _as_2d(block.ratios),
-                       (names[0], names[1]))
+                       (names[0], names[1]), block.array)
         rows.setdefault(("layer", block.layer) if block.layer is not None else ("block", k),
                         []).append(panel)
 
     def column(p: _Panel) -> int:
-        name = p.title.split()[1]
-        return next((c for c, prefix in enumerate(_COLUMN_ORDER)
-                     if name.startswith(prefix + "[")), len(_COLUMN_ORDER))
+        return _COLUMN_ORDER.index(p.array) if p.array in _COLUMN_ORDER else len(_COLUMN_ORDER)
 
     return [sorted(rows[key], key=column) for key in sorted(rows, key=lambda k: (k[0], k[1]))]
-
-
-def _index_names(name: str) -> tuple[str, ...]:
-    """Axis names of check_network's arrays (index convention of `backprop`)."""
-    for prefix, names in (("delta", ("j", "x")), ("dW", ("j", "i")), ("db", ("j", ""))):
-        if name.startswith(prefix + "["):
-            return names
-    return ()
 
 
 def heatmap(report_or_data: Report | Mapping[str, Any], path: str | Path, *,

@@ -14,15 +14,6 @@ from typing import Any
 
 import numpy as np
 
-EQUATIONS = {
-    "BP1": "delta^L = dC/da^L ⊙ sigma'(z^L)",
-    "BP1*": "delta^L = a^L - y (simplified output delta)",
-    "BP2": "delta^l = ((W^{l+1})^T delta^{l+1}) ⊙ sigma'(z^l)",
-    "BP3": "dC/db^l = delta^l",
-    "BP4": "dC/dW^l = delta^l (a^{l-1})^T",
-    "grad": "df/dparams[p]",
-}
-
 
 @dataclass(frozen=True)
 class Element:
