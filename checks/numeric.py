@@ -107,3 +107,41 @@ def choose_method(method: str, probe: Callable[[], tuple[bool, str]]) -> tuple[M
             return COMPLEX_STEP, f"auto: {why}"
         return RICHARDSON, f"auto: complex step unusable ({why}); fell back to Richardson"
     return METHODS[method], "requested"
+
+
+COMPLEX_SAFE = "complex-safe: complex step agreed with Richardson on a random direction"
+Along = Callable[[Method], tuple[np.ndarray, np.ndarray]]
+
+
+def probe(along: Along, noise: Callable[[np.ndarray], np.ndarray],
+          allowance: Callable[[np.ndarray], np.ndarray]) -> tuple[bool, str]:
+    """Is f complex-safe? Complex step against Richardson along one seeded direction.
+
+    along(method) evaluates f at the method's offsets times its step along the
+    direction: (values (S, ...), one slice per offset; a mask of elements to
+    skip, e.g. at a kink). The direction runs through everything f computes,
+    so an f that drops or mishandles Im (abs, norm, conj, a cast to real) shows
+    up as a disagreement larger than Richardson's error: 4 x its truncation
+    estimate + noise(values) (the round-off of f) x weight_sum / h +
+    allowance(derivative) (the callers' rounding of the derivative itself).
+    """
+    try:
+        with np.errstate(all="ignore"):
+            values, skip = along(COMPLEX_STEP)
+    except Exception as exc:  # whatever f does with complex input, it is not complex-safe
+        return False, f"complex input raised {type(exc).__name__}: {exc}"
+    if not np.iscomplexobj(values):
+        return False, "a real value came back for complex input"
+    cs, _ = combine(COMPLEX_STEP, values, COMPLEX_STEP.step(U64))
+    h = RICHARDSON.step(U64)
+    values_r, skip_r = along(RICHARDSON)
+    rich, trunc = combine(RICHARDSON, np.real(values_r), h)
+    tol = 4 * trunc + noise(values_r) * RICHARDSON.weight_sum / h + allowance(rich)
+    bad = ~(np.abs(cs - rich) <= tol) & ~skip & ~skip_r
+    if np.any(bad):
+        k = np.unravel_index(int(np.argmax(bad)), np.shape(bad))
+        cs, rich = (np.broadcast_to(v, np.shape(bad))[k] for v in (cs, rich))
+        return False, (f"complex step gave {cs:.6g}, Richardson {rich:.6g} along a random "
+                       "direction: something drops "
+                       "or mishandles Im (abs, norm, conj, a cast to real?)")
+    return True, COMPLEX_SAFE
