@@ -26,6 +26,8 @@ class Cost:
     where a^L saturates (log-sigmoid, log-softmax).
     delta(a, y), when given, is the simplified BP1 for the required output:
     delta^L = a^L - y; the tests prove it equals the general BP1.
+    targets says which Y the cost accepts: "real" (any), "probabilities" (each
+    y in [0, 1]) or "distributions" (each column in [0, 1] and summing to 1).
     """
 
     name: str
@@ -34,6 +36,21 @@ class Cost:
     requires: str | None = None
     value_z: Callable[[Array, Array], Array] | None = None
     delta: Callable[[Array, Array], Array] | None = None
+    targets: str = "real"
+
+    def sample_targets(self, u: Array) -> Array:
+        """Valid targets Y for this cost from u, uniform in [0, 1], of Y's shape.
+
+        real: 4u - 2, in [-2, 2]; probabilities: u; distributions: 0.01 + 0.99 u,
+        normalised over each column. What the CLI, the hypothesis strategies
+        and the tools draw their Y from.
+        """
+        if self.targets == "probabilities":
+            return u.copy()
+        if self.targets == "distributions":
+            w = 0.01 + 0.99 * u
+            return w / w.sum(axis=0, keepdims=True)
+        return 4 * u - 2
 
 
 def _quadratic(a: Array, y: Array) -> Array:
@@ -97,6 +114,7 @@ COSTS: dict[str, Cost] = {
             requires="sigmoid",
             value_z=_cross_entropy_z,
             delta=_a_minus_y,
+            targets="probabilities",
         ),
         Cost(
             "categorical_cross_entropy",
@@ -105,6 +123,7 @@ COSTS: dict[str, Cost] = {
             requires="softmax",
             value_z=_categorical_cross_entropy_z,
             delta=_a_minus_y,
+            targets="distributions",
         ),
     )
 }

@@ -230,11 +230,11 @@ def check_XY(net: Network, X: Any, Y: Any) -> tuple[Array, Array]:
             f"X has {X.shape[1]} examples (columns) but Y has {Y.shape[1]}: "
             "they must match"
         )
-    if net.cost_fn.requires is not None and (np.any(Y < 0) or np.any(Y > 1)):  # NaN refused above
+    if net.cost_fn.targets != "real" and (np.any(Y < 0) or np.any(Y > 1)):  # NaN refused above
         j, x = np.argwhere((Y < 0) | (Y > 1))[0]
         raise ValueError(f"Y[{j}, {x}] = {Y[j, x]}, but cost {net.cost!r} needs targets "
                          "in [0, 1]")
-    if net.cost_fn.requires == "softmax":
+    if net.cost_fn.targets == "distributions":
         sums = Y.sum(axis=0)
         tol = 8 * Y.shape[0] * np.finfo(net.dtype).eps
         if np.any(np.abs(sums - 1) > tol):

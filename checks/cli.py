@@ -150,16 +150,12 @@ def _configs() -> list[tuple[list[int], list[str], str]]:
     return list(unique.values())
 
 
-def _data(net: Network, m: int, seed: int) -> tuple[Array, Array]:
+def random_batch(net: Network, m: int, seed: int) -> tuple[Array, Array]:
+    """X (n_0, m) standard normal and valid targets Y for the cost (Cost.sample_targets),
+    in the network's dtype, from np.random.default_rng(seed): the batches the CLI checks."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((net.sizes[0], m))
-    n_L = net.sizes[-1]
-    if net.cost == "quadratic":
-        Y = rng.standard_normal((n_L, m))
-    elif net.cost == "cross_entropy":
-        Y = rng.uniform(0, 1, (n_L, m))
-    else:
-        Y = rng.dirichlet(np.ones(n_L), size=m).T
+    Y = net.cost_fn.sample_targets(rng.uniform(size=(net.sizes[-1], m)))
     return X.astype(net.dtype), Y.astype(net.dtype)
 
 
@@ -287,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  seed=args.seed + c, dtype=np.dtype(args.dtype))
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
-        X, Y = _data(net, args.batch, args.seed + c)
+        X, Y = random_batch(net, args.batch, args.seed + c)
         for label, impl in impls:
             k, what = len(reports) + 1, f"{label} on {net.sizes} {net.cost}"
             progress.update(k, what)

@@ -68,17 +68,12 @@ def batches(
 ) -> tuple[Array, Array]:
     """(X, Y) for `net`: X (n_0, m) in [-2, 2]; Y (n_L, m) valid targets for its cost.
 
-    quadratic: Y in [-2, 2]; cross_entropy: Y in [0, 1];
-    categorical_cross_entropy: each column of Y a probability distribution.
+    Y is the cost's Cost.sample_targets of values drawn in [0, 1]: quadratic
+    Y in [-2, 2]; cross_entropy Y in [0, 1]; categorical_cross_entropy each
+    column a probability distribution.
     """
     m = draw(st.integers(min_batch, max_batch))
     n_0, n_L = net.sizes[0], net.sizes[-1]
     X = draw(hnp.arrays(np.float64, (n_0, m), elements=st.floats(-2, 2)))
-    if net.cost == "quadratic":
-        Y = draw(hnp.arrays(np.float64, (n_L, m), elements=st.floats(-2, 2)))
-    elif net.cost == "cross_entropy":
-        Y = draw(hnp.arrays(np.float64, (n_L, m), elements=st.floats(0, 1)))
-    else:
-        w = draw(hnp.arrays(np.float64, (n_L, m), elements=st.floats(0.01, 1)))
-        Y = w / w.sum(axis=0, keepdims=True)
-    return X.astype(net.dtype), Y.astype(net.dtype)
+    u = draw(hnp.arrays(np.float64, (n_L, m), elements=st.floats(0, 1)))
+    return X.astype(net.dtype), net.cost_fn.sample_targets(u).astype(net.dtype)

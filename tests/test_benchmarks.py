@@ -88,19 +88,18 @@ EXHAUSTIVE = ([64, 32, 10], 16)  # timed; `python -m tools.bench` runs [784, 100
 
 def test_exhaustive_check_speed(benchmark):
     from checks import check_network
-    from tools.bench import exhaustive_case
 
     benchmark.group = "exhaustive check vs naive finite differences [64, 32, 10] m=16"
-    net, X, Y = exhaustive_case(*EXHAUSTIVE)
+    net, X, Y = problem(EXHAUSTIVE)
     report = benchmark(check_network, net, X, Y)
     assert report.ok and report.checked == 32 * 16 + 32 + 32 * 64 + 10 * 16 + 10 + 10 * 32
 
 
 def test_naive_finite_difference_speed(benchmark):
-    from tools.bench import exhaustive_case, naive_central_differences
+    from tools.bench import naive_central_differences
 
     benchmark.group = "exhaustive check vs naive finite differences [64, 32, 10] m=16"
-    net, X, Y = exhaustive_case(*EXHAUSTIVE)
+    net, X, Y = problem(EXHAUSTIVE)
     count = net.weights[0].size  # every W[0] element: two forward passes each
     derivatives = benchmark(naive_central_differences, net, X, Y, count)
     g = vectorized.backprop(net, X, Y)

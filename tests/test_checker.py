@@ -9,7 +9,7 @@ import pytest
 
 from backprop import Gradients, Network, vectorized
 from checks import check_network, gradcheck
-from checks.cli import _data
+from checks.cli import random_batch
 from tests.mutants import MUTANTS, Mutant
 
 
@@ -20,7 +20,7 @@ def first_failure(report):
 def mutant_case(mutant: Mutant, seed: int = 0):
     net = Network.random(list(mutant.sizes), activations=list(mutant.activations),
                          cost=mutant.cost, seed=seed)
-    X, Y = _data(net, 5, seed)
+    X, Y = random_batch(net, 5, seed)
     return net, X, Y
 
 
@@ -44,7 +44,7 @@ def test_the_same_networks_pass_with_the_correct_implementation(mutant):
 
 def test_mismatch_line_names_equation_layer_element_and_values():
     net = Network.random([3, 4, 2], "tanh", seed=0)
-    X, Y = _data(net, 3, 0)
+    X, Y = random_batch(net, 3, 0)
 
     def wrong(net, X, Y):
         g = vectorized.backprop(net, X, Y)
@@ -139,7 +139,7 @@ def test_directional_mode_gives_the_same_verdict_and_localises(mutant):
 
 def test_directional_mode_compares_projections_when_all_is_well():
     net = Network.random([6, 5, 4, 3], "tanh", seed=3)
-    X, Y = _data(net, 4, 3)
+    X, Y = random_batch(net, 4, 3)
     report = check_network(net, X, Y, directions=2)
     assert report.ok, str(report)
     assert all(b.method == "complex_step/dir" and b.name.endswith("·u") for b in report.blocks)
@@ -197,7 +197,7 @@ def test_gradcheck_falls_back_when_f_is_not_complex_safe(name):
 
 def test_progress_is_reported_once_per_array():
     net = Network.random([3, 4, 2], "tanh", seed=0)
-    X, Y = _data(net, 3, 0)
+    X, Y = random_batch(net, 3, 0)
     seen: list[tuple[int, int]] = []
     check_network(net, X, Y, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(k, 6) for k in range(1, 7)]

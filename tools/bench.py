@@ -50,6 +50,7 @@ except ImportError:  # pragma: no cover (Windows)
 
 from backprop import Array, Network, forward, loop, vectorized
 from backprop.network import check_XY, forward_arrays, per_example_cost
+from checks.cli import random_batch
 from checks.network import check_network
 
 Case = tuple[list[int], int]  # layer sizes [n_0, ..., n_L] and batch size m
@@ -103,10 +104,7 @@ def problem(case: Case, dtype: Any = np.float64) -> tuple[Network, Array, Array]
     sizes, m = case
     activations = ["tanh"] * (len(sizes) - 2) + ["sigmoid"]
     net = Network.random(sizes, activations, "cross_entropy", seed=0, dtype=dtype)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((sizes[0], m)).astype(dtype)
-    Y = rng.uniform(size=(sizes[-1], m)).astype(dtype)
-    return net, X, Y
+    return (net, *random_batch(net, m, seed=0))
 
 
 def parameters(sizes: Sequence[int]) -> int:
@@ -313,13 +311,6 @@ def naive_central_differences(net: Network, X: Array, Y: Array, count: int) -> A
     return derivatives
 
 
-def exhaustive_case(sizes: list[int], m: int) -> tuple[Network, Array, Array]:
-    net = Network.random(sizes, ["tanh"] * (len(sizes) - 2) + ["sigmoid"], "cross_entropy",
-                         seed=0)
-    rng = np.random.default_rng(0)
-    return net, rng.standard_normal((sizes[0], m)), rng.uniform(size=(sizes[-1], m))
-
-
 def _checker(case: tuple[Network, Array, Array]) -> Callable[[], object]:
     return lambda: check_network(*case)
 
@@ -333,7 +324,7 @@ def exhaustive_rows(settings: Settings) -> list[Row]:
     full check_network in each round.
     """
     sizes, m = ([64, 16, 4], 8) if settings.quick else ([784, 100, 10], 32)
-    net, X, Y = exhaustive_case(sizes, m)
+    net, X, Y = problem((sizes, m))
     n_params = sum(w.size + v.size for w, v in zip(net.weights, net.biases, strict=True))
     sample = min(n_params, 200 if settings.quick else 3000)
     ratios = []
@@ -359,14 +350,14 @@ def exhaustive_rows(settings: Settings) -> list[Row]:
         Row("exhaustive check peak memory, MiB", case, [peak], 1024.0),
     ]
     widths = [16, 32, 64] if settings.quick else [50, 100, 200, 400]
-    cases = [exhaustive_case([n, 32, 10], 8) for n in widths]
+    cases = [problem(([n, 32, 10], 8)) for n in widths]
     params = [sum(w.size + v.size for w, v in zip(c[0].weights, c[0].biases, strict=True))
               for c in cases]
     rows.append(slope("exhaustive check: time ~ parameters^k",
                       f"[n, 32, 10] n={widths[0]}..{widths[-1]} m=8", params,
                       [_checker(c) for c in cases], settings))
     batches = [4, 8, 16] if settings.quick else [4, 8, 16, 32, 64]
-    cases = [exhaustive_case([32, 16, 10], b) for b in batches]
+    cases = [problem(([32, 16, 10], b)) for b in batches]
     rows.append(slope("exhaustive check: time ~ m^k", f"[32, 16, 10] m={batches[0]}..{batches[-1]}",
                       batches, [_checker(c) for c in cases], settings))
     return rows

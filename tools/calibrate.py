@@ -43,12 +43,7 @@ def random_case(rng: np.random.Generator, dtype: type = np.float64,
                          scale=float(rng.uniform(0.1, max_scale)))
     m = int(rng.integers(1, 9))
     X = rng.uniform(-2, 2, (sizes[0], m))
-    if cost == "quadratic":
-        Y = rng.uniform(-2, 2, (sizes[-1], m))
-    elif cost == "cross_entropy":
-        Y = rng.uniform(0, 1, (sizes[-1], m))
-    else:
-        Y = rng.dirichlet(np.ones(sizes[-1]), size=m).T
+    Y = net.cost_fn.sample_targets(rng.uniform(size=(sizes[-1], m)))
     return net, X.astype(dtype), Y.astype(dtype)
 
 
