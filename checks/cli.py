@@ -170,6 +170,11 @@ def _simplification(net: Network, X: Array, Y: Array) -> Report | None:
     b = [v.astype(np.float64) for v in net.biases]
     trace = forward_arrays(W, b, net.sigma, X.astype(np.float64))
     a, z, Y64 = trace.a[-1], trace.z[-1], Y.astype(np.float64)
+    if cost_fn.targets == "distributions":
+        # The general form is then a sum_k y_k - y: a - y only where each column of
+        # y sums to 1. check_XY accepts sums off by a few ulps of the network's
+        # dtype (a float32 Y, read in float64, is off by ~1e-8): renormalise.
+        Y64 = Y64 / Y64.sum(axis=0, keepdims=True)
     simple = cost_fn.delta(a, Y64)
     general = net.sigma[-1].backward(z, cost_fn.dC_da(a, Y64))
     # Both are computed in float64; the general form divides by a(1 - a) (or a),

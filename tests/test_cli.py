@@ -198,3 +198,12 @@ def test_cli_user_backprop_with_a_malformed_result_exits_2(tmp_path, monkeypatch
         main(["--sizes", "3,4,2", "--impl", "issue6_junk_backprop:backprop"])
     assert info.value.code == 2
     assert "must return Gradients(delta, dW, db), got NoneType" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sizes", ["3,2", "3,4,3"])
+def test_the_a_minus_y_row_accepts_float32_targets_that_sum_to_1_in_float32(sizes, capsys):
+    """A float32 Y whose columns sum to 1 in float32 is off by ~1e-8 in float64; the
+    identity a - y = J^T dC/da needs the sum exactly 1, so the row renormalises."""
+    argv = ["--dtype", "float32", "--cost", "categorical_cross_entropy", "--sizes", sizes,
+            "--batch", "8"]
+    assert main(argv) == 0, capsys.readouterr().out
