@@ -29,7 +29,7 @@ table, or with --json only the JSON object, which has this shape:
     }
 
 Report.as_dict() is {"ok", "title", "method", "method_reason", "checked",
-"skipped", "mismatched", "notes": [str], "blocks": [Block.as_dict()]}, a block
+"skipped", "mismatched", "blocks": [Block.as_dict()]}, a block
 {"equation", "name", "layer", "method", "checked", "skipped", "worst_error",
 "tolerance_at_worst", "worst_error_over_tolerance", "mismatches": [element],
 "skipped_elements": [element]}, an element {"where", "index", "analytic",

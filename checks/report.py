@@ -9,7 +9,7 @@ skipped, counted and listed; they never fail a check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -98,7 +98,6 @@ class Report:
     method: str
     method_reason: str
     title: str = "gradient check"
-    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -127,7 +126,6 @@ class Report:
             "skipped": self.skipped,
             "mismatched": len(self.mismatches),
             "blocks": [b.as_dict() for b in self.blocks],
-            "notes": list(self.notes),
         }
 
     def __str__(self) -> str:
@@ -157,7 +155,6 @@ class Report:
             lines.extend("  " + e.where() for e in skipped[:10])
             if len(skipped) > 10:
                 lines.append(f"  ... and {len(skipped) - 10} more")
-        lines.extend(self.notes)
         return "\n".join(lines)
 
 

@@ -81,7 +81,7 @@ BLOCK_KEYS = {"equation", "name", "layer", "method", "checked", "skipped", "wors
               "tolerance_at_worst", "worst_error_over_tolerance", "mismatches",
               "skipped_elements"}
 REPORT_KEYS = {"network", "impl", "ok", "title", "method", "method_reason", "checked",
-               "skipped", "mismatched", "blocks", "notes"}
+               "skipped", "mismatched", "blocks"}
 EQUATION_KEYS = {"networks", "checked", "skipped", "worst_error_over_tolerance",
                  "worst_error", "methods", "failures"}
 
