@@ -195,3 +195,31 @@ def test_cross_entropy_from_z_takes_complex_input_apart_correctly():
     value_z = COSTS["cross_entropy"].value_z
     assert value_z is not None
     np.testing.assert_allclose(value_z(z, y), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", list(COSTS))
+def test_sampled_targets_are_accepted_by_the_cost(name):
+    """Cost.sample_targets gives Y that check_XY accepts, over the whole range of u."""
+    from backprop import Network
+    from backprop.network import check_XY
+
+    cost = COSTS[name]
+    u = np.random.default_rng(0).uniform(size=(3, 50))
+    u[:, 0], u[:, 1] = 0.0, 1.0  # both ends of the range
+    Y = cost.sample_targets(u)
+    net = Network.random([2, 3], cost.requires or "tanh", name, seed=0)
+    check_XY(net, np.zeros((2, 50)), Y)
+    assert Y.shape == u.shape and np.all(np.isfinite(Y))
+
+
+def test_sampled_targets_span_each_costs_domain():
+    """real: 4u - 2 spans [-2, 2]; probabilities: u itself; distributions: columns of
+    0.01 + 0.99 u, normalised (so no target is 0 and each column sums to 1)."""
+    u = np.array([[0.0, 1.0, 0.5], [1.0, 1.0, 0.25]])
+    np.testing.assert_array_equal(COSTS["quadratic"].sample_targets(u),
+                                  [[-2.0, 2.0, 0.0], [2.0, 2.0, -1.0]])
+    np.testing.assert_array_equal(COSTS["cross_entropy"].sample_targets(u), u)
+    w = 0.01 + 0.99 * u
+    np.testing.assert_allclose(COSTS["categorical_cross_entropy"].sample_targets(u),
+                               w / w.sum(axis=0), rtol=1e-15)
+    assert COSTS["categorical_cross_entropy"].sample_targets(u)[0, 0] == 0.01 / 1.01
