@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,11 +34,14 @@ class Gradients:
 
     delta[l]: (n, m), column x is dC_x/dz for example x (per example, not / m).
     dW[l] = delta[l] @ a[l].T / m (BP4); db[l] = mean of delta[l] over columns (BP3).
+    A backprop that does not keep its deltas may leave delta out,
+    Gradients(dW=..., db=...): an empty delta means "not given", and
+    checks.check_network then checks BP3 and BP4 only.
     """
 
-    delta: list[Array]
-    dW: list[Array]
-    db: list[Array]
+    delta: list[Array] = field(default_factory=list)
+    dW: list[Array] = field(default_factory=list)
+    db: list[Array] = field(default_factory=list)
 
 
 class Network:

@@ -10,7 +10,7 @@ that table. Pictures (needs matplotlib: pip install -e '.[plot]') are in
 """
 
 from checks.gradcheck import gradcheck
-from checks.network import check_network
+from checks.network import check_network, per_example
 from checks.report import Block, Element, Report
 from checks.testing import assert_gradients, assert_network
 
@@ -22,4 +22,5 @@ __all__ = [
     "assert_network",
     "check_network",
     "gradcheck",
+    "per_example",
 ]

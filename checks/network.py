@@ -13,7 +13,7 @@ The tolerance of each element is stated once, in checks.error_model's docstring.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,20 +72,36 @@ def _implementation(impl: Any) -> tuple[Impl, str]:
     raise TypeError(f"impl must be 'vectorized', 'loop' or a callable, got {impl!r}")
 
 
+def _field(g: Any, field: str) -> Any:
+    """g.field, or g[field] for a mapping; None if it has no such field."""
+    if isinstance(g, Mapping):
+        return g.get(field)
+    return getattr(g, field, None)
+
+
 def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
-    """The analytic gradients as float64 arrays, after checking counts and shapes."""
-    for field in ("delta", "dW", "db"):
-        if not hasattr(g, field):
-            raise TypeError(f"{name} must return Gradients(delta, dW, db), got {type(g).__name__}")
+    """The analytic gradients as float64 arrays, after checking counts and shapes.
+
+    g: Gradients (or anything with dW, db and optionally delta attributes) or a
+    mapping with keys "dW", "db" and optionally "delta". A missing, None or empty
+    delta is "not given": the result's delta is then empty.
+    """
+    if _field(g, "dW") is None or _field(g, "db") is None:
+        raise TypeError(f"{name} must return Gradients(delta, dW, db), got "
+                        f"{type(g).__name__} (a dict with keys 'dW' and 'db', 'delta' "
+                        "optional, works too)")
     sizes = net.sizes
     shapes = {
         "delta": [(n, m) for n in sizes[1:]],
         "dW": [W.shape for W in net.weights],
         "db": [(n, 1) for n in sizes[1:]],
     }
-    out: dict[str, list[Array]] = {}
+    out: dict[str, list[Array]] = {"delta": []}
     for field, expected in shapes.items():
-        arrays = getattr(g, field)
+        arrays = _field(g, field)
+        if field == "delta" and (arrays is None or (isinstance(arrays, Sequence)
+                                                    and len(arrays) == 0)):
+            continue  # not given: BP1 and BP2 are then not checked directly
         if isinstance(arrays, (str, bytes, np.ndarray)) or not isinstance(arrays, Sequence):
             raise TypeError(f"{name} returned {field} of type {type(arrays).__name__}, "
                             f"expected a list of {net.L} arrays")
@@ -107,6 +123,55 @@ def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
                                  f"expected {shape}")
             out[field].append(value.astype(np.float64))
     return Gradients(delta=out["delta"], dW=out["dW"], db=out["db"])
+
+
+PerExample = Callable[[Network, Array, Array], Any]
+
+
+def per_example(backprop: PerExample) -> Impl:
+    """A batch implementation made of a per-example backprop, as Nielsen's book writes it.
+
+    backprop(net, x, y) takes one example, x (n_0, 1) and y (n_L, 1), and returns
+    (nabla_b, nabla_w), lists per layer of dC_x/db (n_{l+1}, 1) and dC_x/dW
+    (n_{l+1}, n_l), in that order (or a dict with keys "db" and "dW"). The result
+    averages them over the batch (db, dW of the mean cost), and since
+    dC_x/db = delta_x (BP3), takes nabla_b of example x as column x of delta: a
+    wrong nabla_b shows up under BP1/BP2 as well as BP3.
+
+        check_network(net, X, Y, impl=per_example(my_backprop))
+    """
+    if not callable(backprop):
+        raise TypeError(f"per_example needs a callable (net, x, y) -> (nabla_b, nabla_w), "
+                        f"got {type(backprop).__name__}")
+    name = getattr(backprop, "__qualname__", repr(backprop))
+
+    def batch(net: Network, X: Array, Y: Array) -> Gradients:
+        m = X.shape[1]
+        deltas: list[list[Array]] = [[] for _ in range(net.L)]
+        dW = [np.zeros(W.shape) for W in net.weights]
+        for x in range(m):
+            nabla_b, nabla_w = _per_example_result(
+                backprop(net, X[:, x:x + 1].copy(), Y[:, x:x + 1].copy()), net, name, x)
+            for l in range(net.L):
+                deltas[l].append(nabla_b[l])
+                dW[l] += nabla_w[l] / m
+        delta = [np.concatenate(columns, axis=1) for columns in deltas]
+        return Gradients(delta=delta, dW=dW, db=[d.mean(axis=1, keepdims=True) for d in delta])
+
+    batch.__qualname__ = f"per_example({name})"
+    return batch
+
+
+def _per_example_result(result: Any, net: Network, name: str,
+                        x: int) -> tuple[list[Array], list[Array]]:
+    """(nabla_b, nabla_w) of one example as float64 arrays of the right shapes."""
+    if isinstance(result, Mapping):
+        result = (result.get("db"), result.get("dW"))
+    if not isinstance(result, Sequence) or isinstance(result, (str, bytes)) or len(result) != 2:
+        raise TypeError(f"{name} must return (nabla_b, nabla_w) or a dict with keys 'db' and "
+                        f"'dW' for one example, got {type(result).__name__} for example {x}")
+    shaped = _as_gradients({"db": result[0], "dW": result[1]}, net, 1, f"{name} (example {x})")
+    return shaped.db, shaped.dW
 
 
 def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", *,

@@ -30,7 +30,7 @@ import numpy as np
 from backprop import Array, Gradients
 from checks.error_model import Model
 from checks.numeric import U64, Method, combine, probe
-from checks.report import Block, compare
+from checks.report import Block, compare, not_given
 
 CHUNK_BYTES = 32 * 2**20
 TINY = float(np.finfo(np.float64).tiny)
@@ -166,9 +166,11 @@ def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
         j, i = np.divmod(ks, n_prev)  # W[l][j, i] moves z[l][j, :] by a[l][i, :]
         return j, ref.a[l][i, :]
 
+    delta = [Target("BP1" if l == ref.L - 1 else "BP2", "delta", l, g.delta[l], E.delta[l],
+                    tol.delta[l], True, ("j", "x"), ref.z[l], ones, lambda U: U)
+             ] if g.delta else []
     return [
-        Target("BP1" if l == ref.L - 1 else "BP2", "delta", l, g.delta[l], E.delta[l],
-               tol.delta[l], True, ("j", "x"), ref.z[l], ones, lambda U: U),
+        *delta,
         Target("BP3", "db", l, g.db[l], E.db[l], tol.db[l], False, ("j", "0"),
                ref.b[l], ones, lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
         Target("BP4", "dW", l, g.dW[l], E.dW[l], tol.dW[l], False, ("j", "i"),
@@ -260,12 +262,15 @@ def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int 
                  structured: bool = True) -> list[Block]:
     """One Block per array, in backprop order: delta[L-1], db[L-1], dW[L-1], delta[L-2], ...
 
+    An empty g.delta (not given) gives each delta[l] a block that checks nothing.
     directions: check each array along that many random directions first (rng
     draws them) and element by element only if that fails.
     """
     blocks: list[Block] = []
     L = model.ref.L
     for l in range(L - 1, -1, -1):
+        if not g.delta:
+            blocks.append(not_given("BP1" if l == L - 1 else "BP2", "delta", l))
         for target in targets_of(model, g, l):
             block = None
             if directions is not None:

@@ -21,7 +21,7 @@ import numpy as np
 from backprop import Array, Network, vectorized
 from backprop.network import forward_arrays, per_example_cost
 from checks.numeric import METHODS, U64, combine
-from checks.report import Report
+from checks.report import NOT_GIVEN, Report
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -83,6 +83,8 @@ def _panels(report_or_data: Report | Mapping[str, Any]) -> list[list[_Panel]]:
         return [[_Panel(str(name), _as_2d(r), ("", ""))] for name, r in report_or_data.items()]
     rows: dict[Any, list[_Panel]] = {}
     for k, block in enumerate(report_or_data.blocks):
+        if block.method == NOT_GIVEN:
+            continue
         if block.ratios is None:
             raise ValueError(f"block {block.name} has no per-element ratios: "
                              "heatmap needs a Report made by checks.report.compare")

@@ -136,11 +136,17 @@ class Report:
             f"{'tolerance':>10} {'err/tol':>8} {'checked':>8} {'skipped':>8}"
         )
         for b in self.blocks:
+            if b.method == NOT_GIVEN:
+                lines.append(f"{b.equation:<8} {b.name:<10} {NOT_GIVEN}")
+                continue
             lines.append(
                 f"{b.equation:<8} {b.name:<10} {b.method:<13} {b.worst_error:>12.2e} "
                 f"{b.worst_tolerance:>10.2e} {b.worst_ratio:>8.2g} {b.checked:>8} "
                 f"{len(b.skipped):>8}" + ("" if b.ok else "  MISMATCH")
             )
+        if any(b.method == NOT_GIVEN for b in self.blocks):
+            lines.append("delta not given: BP1 and BP2 are checked only through db and dW "
+                         "(BP3, BP4), which are built from delta")
         bad = self.mismatches
         total = self.checked
         if bad:
@@ -198,3 +204,14 @@ def compare(
         ratios=np.where(skip, np.nan, ratio),
         array=array,
     )
+
+
+NOT_GIVEN = "not given"
+
+
+def not_given(equation: str, array: str, layer: int) -> Block:
+    """The block of an array the implementation did not return (delta, for a backprop
+    that keeps only dW and db): nothing checked, nothing failed, method "not given"."""
+    return Block(equation=equation, name=f"{array}[{layer}]", layer=layer, method=NOT_GIVEN,
+                 checked=0, skipped=[], mismatches=[], worst_error=0.0, worst_tolerance=0.0,
+                 worst_ratio=0.0, ratios=None, array=array)

@@ -1,0 +1,152 @@
+"""Code shaped unlike ours, checked with no glue: a per-example backprop in the style of
+Nielsen's book, and batch backprops that keep no deltas (dW and db only, or a dict)."""
+
+import re
+
+import numpy as np
+import pytest
+
+from backprop import Gradients, Network, vectorized
+from checks import check_network, per_example
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def sigmoid_prime(z):
+    return sigmoid(z) * (1 - sigmoid(z))
+
+
+def nielsen_style(slip=None):
+    """backprop(net, x, y) -> (nabla_b, nabla_w) for one example, sigmoid layers and the
+    quadratic cost, written the way Nielsen's book writes it (lists built up as it goes,
+    negative layer indices); `slip` plants one of the mistakes a student makes."""
+
+    def backprop(net, x, y):
+        nabla_b = [np.zeros(b.shape) for b in net.biases]
+        nabla_w = [np.zeros(w.shape) for w in net.weights]
+        activation, activations, zs = x, [x], []
+        for b, w in zip(net.biases, net.weights, strict=True):
+            z = w @ activation + b
+            zs.append(z)
+            activation = sigmoid(z)
+            activations.append(activation)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1])
+        if slip == "BP1: sigma' missing":
+            delta = activations[-1] - y
+        nabla_b[-1] = delta
+        nabla_w[-1] = delta @ activations[-2].T
+        for l in range(2, net.L + 1):
+            sp = sigmoid_prime(zs[-l])
+            if slip == "BP2: sigma'(a) for sigma'(z)":
+                sp = sigmoid_prime(activations[-l])
+            delta = (net.weights[-l + 1].T @ delta) * sp
+            nabla_b[-l] = delta
+            nabla_w[-l] = delta @ activations[-l - 1].T
+        if slip == "BP4: activations of the wrong layer":
+            nabla_w[-1] = nabla_b[-1] @ zs[-2].T
+        if slip == "BP3: bias gradient doubled":
+            nabla_b[0] = 2 * nabla_b[0]
+        return nabla_b, nabla_w
+
+    return backprop
+
+
+def case(seed=0):
+    net = Network.random([4, 6, 5, 3], "sigmoid", "quadratic", seed=seed)
+    rng = np.random.default_rng(seed)
+    return net, rng.standard_normal((4, 7)), rng.uniform(-1, 1, (3, 7))
+
+
+def first_failure(report):
+    bad = next(b for b in report.blocks if not b.ok)
+    return bad.equation, bad.layer
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_correct_per_example_backprop_passes(seed):
+    net, X, Y = case(seed)
+    report = check_network(net, X, Y, impl=per_example(nielsen_style()))
+    assert report.ok, str(report)
+    assert report.checked == sum(n * 7 + n + n * k for n, k in zip([6, 5, 3], [4, 6, 5],
+                                                                     strict=True))
+
+
+@pytest.mark.parametrize(("slip", "where"), [
+    ("BP1: sigma' missing", ("BP1", 2)),
+    ("BP2: sigma'(a) for sigma'(z)", ("BP2", 1)),
+    ("BP4: activations of the wrong layer", ("BP4", 2)),
+    ("BP3: bias gradient doubled", ("BP2", 0)),  # nabla_b is delta: caught there first
+])
+def test_slips_in_a_per_example_backprop_are_caught_at_their_equation(slip, where):
+    net, X, Y = case()
+    report = check_network(net, X, Y, impl=per_example(nielsen_style(slip)))
+    assert not report.ok
+    assert first_failure(report) == where, str(report)
+
+
+def test_a_per_example_backprop_may_return_a_dict():
+    net, X, Y = case()
+
+    def as_dict(net, x, y):
+        nabla_b, nabla_w = nielsen_style()(net, x, y)
+        return {"db": nabla_b, "dW": nabla_w}
+
+    assert check_network(net, X, Y, impl=per_example(as_dict)).ok
+
+
+@pytest.mark.parametrize(("result", "message"), [
+    (lambda net, x, y: 3.0, "must return (nabla_b, nabla_w)"),
+    (lambda net, x, y: ([np.zeros((6, 1))], [np.zeros(w.shape) for w in net.weights]),
+     "returned 1 arrays in db"),
+    (lambda net, x, y: ([np.zeros((6, 2))] * 3, [np.zeros(w.shape) for w in net.weights]),
+     "returned db[0] with shape (6, 2), expected (6, 1)"),
+])
+def test_a_malformed_per_example_result_is_named(result, message):
+    net, X, Y = case()
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        check_network(net, X, Y, impl=per_example(result))
+
+
+def test_per_example_needs_a_callable():
+    with pytest.raises(TypeError, match="per_example needs a callable"):
+        per_example("backprop")
+
+
+def without_delta(as_dict=False, slip=None):
+    """vectorized.backprop's dW and db only, the way code that keeps no deltas returns them."""
+
+    def backprop(net, X, Y):
+        g = vectorized.backprop(net, X, Y)
+        dW, db = [w.copy() for w in g.dW], [b.copy() for b in g.db]
+        if slip == "BP4":
+            dW[1][0, 0] *= 1 + 1e-6
+        if slip == "BP3":
+            db[0] = db[0] * 2
+        return {"dW": dW, "db": db} if as_dict else Gradients(dW=dW, db=db)
+
+    return backprop
+
+
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_a_backprop_without_deltas_is_checked_on_dW_and_db(as_dict):
+    net, X, Y = case()
+    report = check_network(net, X, Y, impl=without_delta(as_dict))
+    assert report.ok, str(report)
+    assert [b.method for b in report.blocks if b.array == "delta"] == ["not given"] * 3
+    assert report.checked == sum(n + n * k for n, k in zip([6, 5, 3], [4, 6, 5], strict=True))
+    assert "delta not given" in str(report)
+
+
+@pytest.mark.parametrize(("slip", "where"), [("BP4", ("BP4", 1)), ("BP3", ("BP3", 0))])
+def test_slips_in_a_backprop_without_deltas_are_caught(slip, where):
+    net, X, Y = case()
+    report = check_network(net, X, Y, impl=without_delta(slip=slip))
+    assert not report.ok and first_failure(report) == where, str(report)
+
+
+def test_a_result_without_dW_or_db_is_refused():
+    net, X, Y = case()
+    with pytest.raises(TypeError, match="'dW' and 'db'"):
+        check_network(net, X, Y, impl=lambda *_: {"delta": []})
