@@ -1,14 +1,39 @@
 """backprop-check: verify the backprop derivation equation by equation.
 
-With no arguments, every registered activation x cost is checked on random
-networks of depth 1-3 for both implementations, and one table per equation is
-printed. Exit status: 0 verified, 1 a mismatch, 2 bad usage (or --plot without
-matplotlib).
+With no arguments, every hidden activation x cost (with the outputs each cost
+allows: quadratic sigmoid or softmax, cross_entropy sigmoid,
+categorical_cross_entropy softmax) is checked on random networks of sizes
+[3, 2], [3, 4, 2] and [3, 5, 4, 3] (depth 1-3), 56 networks, for both
+implementations, and one table per equation is printed. Exit status: 0 verified,
+1 a mismatch, 2 bad usage (or --plot without matplotlib).
+
+--sizes, --activations and --cost each fix their part of that sweep, and the
+rest is still swept (`checks.sweep.configs` lists the networks):
+
+- --sizes N0,...,NL: the same activations x costs, on these widths only.
+- --activations NAME: NAME in every layer, at each depth. A --cost that requires
+  an output (cross_entropy sigmoid, categorical_cross_entropy softmax) gets it in
+  the output layer, as Network does for a single name; without --cost, only the
+  costs NAME itself can end in are swept (quadratic; cross_entropy too for
+  sigmoid; categorical_cross_entropy too for softmax), so a sigmoid-only
+  backprop sees sigmoid layers only.
+- --activations A1,...,AL (one per layer): the depth is L, so only the sweep's
+  sizes of depth L, and without --cost only the costs whose required output (if
+  any) is AL.
+- --cost COST: the hidden activations x outputs that COST allows.
+- all three: exactly one network.
+
+A choice that fits no network is a usage error naming the option: an unknown
+name, softmax in a hidden layer, a per-layer list whose length is not the number
+of layers of --sizes (without --sizes: not 1-3), a --cost whose required output
+the per-layer list does not end in.
+Network k of the list, and its batch, are drawn from seed + k. When exactly one
+network is checked, its report per implementation is printed before the table.
 
 --plot PATH writes a heatmap of |analytic - numeric| / tolerance for every
 element of delta, dW, db of one checked network (checks.plot.heatmap): the
 first report with a mismatch, else the first report of the deepest network
-checked (with --sizes: that network, first implementation).
+checked (one network: its first implementation).
 
 Progress ("[k/n] checking ...") goes to stderr, only when stderr is a terminal
 or the run has lasted more than PROGRESS_AFTER seconds; stdout carries only the
@@ -50,10 +75,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from backprop import COSTS, HIDDEN, Array, Network
+from backprop import COSTS, Array, Network
 from checks.network import Impl, check_network
 from checks.numeric import METHODS
 from checks.report import Report, compare
+from checks.sweep import Config, configs, random_batch
 
 SIMPLIFIED = "BP1 δ^L = a^L − y"
 # Seconds after which progress is shown even when stderr is not a terminal (CI logs).
@@ -132,33 +158,6 @@ class Row:
         self.failures.extend(failures)
 
 
-def _configs() -> list[tuple[list[int], list[str], str]]:
-    """Every hidden activation x every cost (with the output it requires), depth 1-3."""
-    shapes = [[3, 2], [3, 4, 2], [3, 5, 4, 3]]
-    configs = []
-    for cost_name, cost_fn in COSTS.items():
-        outputs = [cost_fn.requires] if cost_fn.requires else ["sigmoid", "softmax"]
-        for hidden in HIDDEN:
-            for output in outputs:
-                for sizes in shapes:
-                    L = len(sizes) - 1
-                    acts = [hidden] * (L - 1) + [output if L > 1 or output else hidden]
-                    if cost_fn.requires is None and L == 1:
-                        acts = [hidden]
-                    configs.append((sizes, acts, cost_name))
-    unique = {(tuple(s), tuple(a), c): (s, a, c) for s, a, c in configs}
-    return list(unique.values())
-
-
-def random_batch(net: Network, m: int, seed: int) -> tuple[Array, Array]:
-    """X (n_0, m) standard normal and valid targets Y for the cost (Cost.sample_targets),
-    in the network's dtype, from np.random.default_rng(seed): the batches the CLI checks."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((net.sizes[0], m))
-    Y = net.cost_fn.sample_targets(rng.uniform(size=(net.sizes[-1], m)))
-    return X.astype(net.dtype), Y.astype(net.dtype)
-
-
 def _simplification(net: Network, X: Array, Y: Array) -> Report | None:
     """The simplified delta^L = a - y against the general BP1 J^T dC/da (float64)."""
     cost_fn = net.cost_fn
@@ -208,15 +207,42 @@ def _load_impl(spec: str, parser: argparse.ArgumentParser) -> Impl:
     return fn
 
 
+def _chosen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Config]:
+    """configs() for the --sizes, --activations and --cost given; usage error if none fits."""
+    sizes: list[int] | None = None
+    if args.sizes is not None:
+        items = _parse_list(args.sizes, "--sizes", parser)
+        if not all(s.lstrip("-").isdigit() for s in items):
+            parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+        sizes = [int(s) for s in items]
+    activations: str | list[str] | None = None
+    if args.activations is not None:
+        names = _parse_list(args.activations, "--activations", parser)
+        activations = names[0] if len(names) == 1 else names
+    try:
+        return configs(sizes, activations, args.cost)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backprop-check",
         description="Verify backprop (BP1-BP4) against numerical derivatives, "
-        "equation by equation.",
+        "equation by equation, on a sweep of networks: sizes 3,2 / 3,4,2 / 3,5,4,3 x "
+        "every hidden activation x every cost with the outputs it allows (56 networks). "
+        "--sizes, --activations and --cost each fix their part of the sweep and the rest "
+        "is still swept; all three check exactly one network, whose report is printed in "
+        "full.",
     )
-    parser.add_argument("--sizes", help="layer widths, e.g. 784,100,10 (default: a sweep)")
-    parser.add_argument("--activations", help="one per layer, or one for every layer")
-    parser.add_argument("--cost", choices=sorted(COSTS), help="cost (default: a sweep)")
+    parser.add_argument("--sizes", help="layer widths, e.g. 784,100,10: fixes the sizes "
+                        "(and depth); activations and costs are still swept unless given")
+    parser.add_argument("--activations", help="one name for every layer, e.g. sigmoid (a "
+                        "cost that requires an output still gets it), or one per layer, e.g. "
+                        "tanh,softmax (fixes the depth): fixes the activations; sizes and the "
+                        "costs the output layer suits are still swept unless given")
+    parser.add_argument("--cost", choices=sorted(COSTS), help="fixes the cost; sizes and "
+                        "the activations it allows are still swept unless given")
     parser.add_argument("--batch", type=int, default=4, help="examples per batch (default 4)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--seed", type=int, default=0)
@@ -264,25 +290,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         impls = [(args.impl, args.impl)]
     else:
         impls = [(args.impl, _load_impl(args.impl, parser))]
-    custom = args.sizes or args.activations or args.cost
-    if custom:
-        sizes = [int(s) for s in _parse_list(args.sizes or "3,4,2", "--sizes", parser)
-                 if s.lstrip("-").isdigit()] if args.sizes else [3, 4, 2]
-        if args.sizes and len(sizes) != len(_parse_list(args.sizes, "--sizes", parser)):
-            parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
-        names = _parse_list(args.activations or "tanh", "--activations", parser)
-        cost_name = args.cost or "quadratic"
-        activations: str | list[str] = names[0] if len(names) == 1 else names
-        configs = [(sizes, activations, cost_name)]
-    else:
-        configs = _configs()  # type: ignore[assignment]
+    networks = _chosen(args, parser)
+    one = len(networks) == 1
     rows: dict[str, Row] = {}
     reports: list[dict[str, Any]] = []
     full: list[Report] = []  # kept for --plot
     depths: list[int] = []
     ok = True
-    progress = Progress(len(configs) * len(impls), sys.stderr)
-    for c, (sizes, acts, cost_name) in enumerate(configs):
+    progress = Progress(len(networks) * len(impls), sys.stderr)
+    for c, (sizes, acts, cost_name) in enumerate(networks):
         try:
             net = Network.random(sizes, activations=acts, cost=cost_name,
                                  seed=args.seed + c, dtype=np.dtype(args.dtype))
@@ -312,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.setdefault(equation, Row(equation)).add(
                     block.checked, len(block.skipped), block.worst_ratio, block.worst_error,
                     block.method, [f"[{label}] {net!r}: {e}" for e in block.mismatches])
-            if custom and not args.json:
+            if one and not args.json:
                 progress.clear()
                 print(report, end="\n\n")
         simple = _simplification(net, X, Y)
@@ -344,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["plot"] = plot
         print(json.dumps(result, indent=2))
         return 0 if ok else 1
-    print(_table(rows, len(configs), [label for label, _ in impls], args))
+    print(_table(rows, len(networks), [label for label, _ in impls], args))
     if plot is not None:
         r = reports[plot["report"]]
         print(f"heatmap of {r['impl']} on {r['network']}: {plot['path']}")

@@ -1,9 +1,11 @@
 """backprop-check, the command line: the main job, its exit codes (0 verified, 1 a mismatch,
-2 a usage error), its JSON, --plot and progress. A new test goes here if it runs main() or
+2 a usage error), which networks each combination of --sizes, --activations and --cost checks
+(checks.sweep.configs), its JSON, --plot and progress. A new test goes here if it runs main() or
 the command; what a bad option's message says is tested here too, while the same bad
 value passed to the Python API belongs in test_validation.py.
 """
 
+import hashlib
 import io
 import json
 import re
@@ -13,8 +15,13 @@ import textwrap
 
 import pytest
 
+from backprop import COSTS, HIDDEN, Network
 from checks import cli
 from checks.cli import _plotted, main
+from checks.sweep import SWEEP_SIZES, configs
+
+# All three choices given: exactly one network, reported in full.
+ONE_NETWORK = ["--sizes", "3,4,2", "--activations", "tanh", "--cost", "quadratic"]
 
 
 def test_main_job_verifies_every_equation_and_exits_0(capsys):
@@ -44,7 +51,7 @@ def test_a_planted_bug_in_a_user_backprop_exits_1_and_names_the_equation(tmp_pat
             return Gradients(g.delta, [2 * w for w in g.dW], g.db)  # BP4 slip
     """))
     monkeypatch.chdir(tmp_path)
-    assert main(["--sizes", "3,4,2", "--impl", "mybackprop:backprop"]) == 1
+    assert main([*ONE_NETWORK, "--impl", "mybackprop:backprop"]) == 1
     out = capsys.readouterr().out
     assert "BP4 dW[1][j=0, i=0]" in out and "FAILED" in out
 
@@ -88,7 +95,7 @@ EQUATION_KEYS = {"networks", "checked", "skipped", "worst_error_over_tolerance",
 
 def test_json_has_the_shape_documented_in_the_cli_docstring(tmp_path, capsys, monkeypatch):
     _plant_bp4_slip(tmp_path, monkeypatch)
-    assert main(["--sizes", "3,4,2", "--impl", "mybackprop:backprop", "--json"]) == 1
+    assert main([*ONE_NETWORK, "--impl", "mybackprop:backprop", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"ok", "settings", "equations", "reports"}
     assert data["ok"] is False
@@ -107,7 +114,7 @@ def test_json_has_the_shape_documented_in_the_cli_docstring(tmp_path, capsys, mo
 def test_plot_writes_a_heatmap_of_the_failing_network(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
     _plant_bp4_slip(tmp_path, monkeypatch)
-    assert main(["--sizes", "3,4,2", "--impl", "mybackprop:backprop", "--json",
+    assert main([*ONE_NETWORK, "--impl", "mybackprop:backprop", "--json",
                  "--plot", "heat.png"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["plot"] == {"path": "heat.png", "report": 0}
@@ -146,7 +153,7 @@ class _Terminal(io.StringIO):
 def test_progress_on_a_terminal_is_one_rewritten_line_on_stderr(monkeypatch, capsys):
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    assert main(["--sizes", "3,4,2", "--impl", "both", "--json"]) == 0
+    assert main([*ONE_NETWORK, "--impl", "both", "--json"]) == 0
     json.loads(capsys.readouterr().out)  # stdout stays pure JSON
     err = terminal.getvalue()
     assert "\r[1/2] checking vectorized on [3, 4, 2] quadratic" in err
@@ -156,10 +163,10 @@ def test_progress_on_a_terminal_is_one_rewritten_line_on_stderr(monkeypatch, cap
 
 def test_progress_off_a_terminal_appears_only_after_progress_after_seconds(monkeypatch,
                                                                             capsys):
-    assert main(["--sizes", "3,4,2", "--json"]) == 0
+    assert main([*ONE_NETWORK, "--json"]) == 0
     assert capsys.readouterr().err == ""  # quick and not a terminal: silent
     monkeypatch.setattr(cli, "PROGRESS_AFTER", -1.0)
-    assert main(["--sizes", "3,4,2", "--json"]) == 0
+    assert main([*ONE_NETWORK, "--json"]) == 0
     captured = capsys.readouterr()
     json.loads(captured.out)
     first, *_, last = captured.err.splitlines()
@@ -169,15 +176,24 @@ def test_progress_off_a_terminal_appears_only_after_progress_after_seconds(monke
 
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["--batch", "0"], "--batch must be >= 1, got 0"),
-    (["--sizes", "3"], "sizes needs an input and an output width"),
+    (["--sizes", "3"], "--sizes: sizes needs an input and an output width"),
     (["--sizes", "3,0,2"], "sizes[1] = 0: every layer needs at least 1 neuron"),
     (["--sizes", "3,x,2"], "--sizes must be comma-separated integers"),
     (["--sizes", "3,4,2", "--activations", "tanh,tanh,tanh"],
-     "activations has 3 entries, but the network has 2 layers"),
-    (["--activations", "nope"], "unknown activation 'nope'"),
-    (["--sizes", "3,4,2", "--activations", "softmax,tanh"], "may only be the output layer"),
+     "--activations tanh,tanh,tanh has 3 names, but --sizes 3,4,2 has 2 layers"),
+    (["--activations", "tanh,tanh,tanh,tanh"],
+     "--activations tanh,tanh,tanh,tanh has 4 names, but the sweep's depths are 1-3"),
+    (["--activations", "nope"], "--activations: unknown activation 'nope'"),
+    (["--activations", "tanh,nope", "--cost", "quadratic"],
+     "--activations: unknown activation 'nope'"),
+    (["--sizes", "3,4,2", "--activations", "softmax,tanh"],
+     "--activations softmax,tanh: activations[0] of [3, 4, 2] is 'softmax', which may only "
+     "be the output layer"),
+    (["--activations", "softmax"], "one name means every layer"),
     (["--sizes", "3,4,2", "--activations", "tanh,tanh", "--cost", "cross_entropy"],
-     "requires a 'sigmoid' output layer"),
+     "--cost cross_entropy requires a 'sigmoid' output layer, but --activations tanh,tanh "
+     "ends in 'tanh'"),
+    (["--activations", ""], "--activations is empty"),
     (["--sizes", "3,2", "--seed", "-1"], "seed must be >= 0, got -1"),
     (["--dtype", "float16"], "invalid choice: 'float16'"),
     (["--method", "five-point"], "invalid choice: 'five-point'"),
@@ -195,9 +211,10 @@ def test_cli_user_backprop_with_a_malformed_result_exits_2(tmp_path, monkeypatch
     (tmp_path / "issue6_junk_backprop.py").write_text("def backprop(net, X, Y):\n    return None\n")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as info:
-        main(["--sizes", "3,4,2", "--impl", "issue6_junk_backprop:backprop"])
+        main([*ONE_NETWORK, "--impl", "issue6_junk_backprop:backprop"])
     assert info.value.code == 2
-    assert "must return Gradients(delta, dW, db), got NoneType" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "must return Gradients(delta, dW, db)" in err and "got NoneType" in err, err
 
 
 @pytest.mark.parametrize("sizes", ["3,2", "3,4,3"])
@@ -207,3 +224,143 @@ def test_the_a_minus_y_row_accepts_float32_targets_that_sum_to_1_in_float32(size
     argv = ["--dtype", "float32", "--cost", "categorical_cross_entropy", "--sizes", sizes,
             "--batch", "8"]
     assert main(argv) == 0, capsys.readouterr().out
+
+
+# Which networks are checked: each option given fixes its part of the sweep.
+
+def test_the_default_sweep_is_56_networks_in_a_fixed_order():
+    found = configs()
+    assert len(found) == 56 and len({repr(c) for c in found}) == 56
+    assert found[:4] == [([3, 2], ["sigmoid"], "quadratic"),
+                         ([3, 4, 2], ["sigmoid", "sigmoid"], "quadratic"),
+                         ([3, 5, 4, 3], ["sigmoid", "sigmoid", "sigmoid"], "quadratic"),
+                         ([3, 4, 2], ["sigmoid", "softmax"], "quadratic")]
+    assert found[-1] == ([3, 5, 4, 3], ["identity", "identity", "softmax"],
+                         "categorical_cross_entropy")
+    assert [sum(c == name for _, _, c in found) for name in COSTS] == [30, 13, 13]
+    # Network k is drawn from seed + k: the order is part of every default-sweep number.
+    digest = hashlib.sha256(repr(found).encode()).hexdigest()[:16]
+    assert digest == "83f2ad822da47295", "the default sweep's networks or their order changed"
+
+
+@pytest.mark.parametrize("cost", list(COSTS))
+def test_cost_alone_sweeps_the_default_networks_of_that_cost(cost):
+    assert configs(cost=cost) == [c for c in configs() if c[2] == cost]
+
+
+@pytest.mark.parametrize("sizes", [[3, 2], [3, 4, 2], [2, 6, 5, 4, 1]])
+def test_sizes_alone_sweeps_every_activation_and_cost_on_those_sizes(sizes):
+    found = configs(sizes=sizes)
+    assert all(s == sizes for s, _, _ in found)
+    default = configs()
+    depths = [len(s) - 1 for s, _, _ in default]
+    if len(sizes) - 1 in depths:  # the default sweep's networks of this depth, resized
+        assert found == [(sizes, a, c) for s, a, c in default if len(s) == len(sizes)]
+    assert {c for _, _, c in found} == set(COSTS)
+    assert {a[0] for _, a, c in found if c == "quadratic"} == set(HIDDEN)
+
+
+@pytest.mark.parametrize("name", HIDDEN)
+def test_one_activation_name_is_every_layer_over_the_sweep_sizes_and_the_costs_it_suits(name):
+    found = configs(activations=name)
+    assert [s for s, _, _ in found] == [list(s) for s in SWEEP_SIZES] * len(
+        {c for _, _, c in found})
+    assert all(a == [name] * (len(s) - 1) for s, a, _ in found)
+    suited = [c for c, fn in COSTS.items() if fn.requires in (None, name)]
+    assert [c for _, _, c in found] == [c for c in suited for _ in SWEEP_SIZES]
+
+
+def test_a_sigmoid_sweep_has_sigmoid_in_every_layer_and_skips_the_softmax_cost():
+    assert configs(activations="sigmoid") == [
+        (list(s), ["sigmoid"] * (len(s) - 1), c)
+        for c in ("quadratic", "cross_entropy") for s in SWEEP_SIZES]
+
+
+@pytest.mark.parametrize("cost", ["cross_entropy", "categorical_cross_entropy"])
+def test_one_name_with_a_cost_that_requires_an_output_gets_it_as_network_does(cost):
+    found = configs(activations="tanh", cost=cost)
+    assert [s for s, _, _ in found] == [list(s) for s in SWEEP_SIZES]
+    for sizes, acts, _ in found:
+        assert acts == list(Network.random(sizes, "tanh", cost).activations)
+        assert acts[-1] == COSTS[cost].requires and set(acts[:-1]) <= {"tanh"}
+
+
+def test_a_per_layer_list_fixes_the_depth_and_sweeps_the_sizes_and_costs_it_suits():
+    assert configs(activations=["relu", "softmax"]) == [
+        ([3, 4, 2], ["relu", "softmax"], "quadratic"),
+        ([3, 4, 2], ["relu", "softmax"], "categorical_cross_entropy")]
+    assert configs(activations=["tanh", "tanh", "sigmoid"]) == [
+        ([3, 5, 4, 3], ["tanh", "tanh", "sigmoid"], c) for c in ("quadratic", "cross_entropy")]
+
+
+def test_two_choices_sweep_the_third():
+    assert configs(sizes=[3, 4, 2], cost="quadratic") == [
+        ([3, 4, 2], a, "quadratic") for s, a, c in configs(cost="quadratic") if len(s) == 3]
+    assert configs(sizes=[2, 3], activations="sigmoid") == [
+        ([2, 3], ["sigmoid"], "quadratic"), ([2, 3], ["sigmoid"], "cross_entropy")]
+    assert configs(activations="relu", cost="quadratic") == [
+        (list(s), ["relu"] * (len(s) - 1), "quadratic") for s in SWEEP_SIZES]
+
+
+def test_all_three_choices_are_exactly_one_network():
+    assert configs([3, 4, 2], "tanh", "quadratic") == [([3, 4, 2], ["tanh", "tanh"], "quadratic")]
+    assert configs([3, 4, 2], ["tanh", "softmax"], "categorical_cross_entropy") == [
+        ([3, 4, 2], ["tanh", "softmax"], "categorical_cross_entropy")]
+
+
+def test_configs_rejects_a_choice_that_fits_no_network_naming_the_option():
+    with pytest.raises(ValueError, match=r"^--activations softmax,tanh: activations"):
+        configs(activations=["softmax", "tanh"])
+    with pytest.raises(ValueError, match=r"^--cost: unknown cost 'mse'"):
+        configs(cost="mse")
+
+
+def test_a_sweep_prints_the_table_and_one_network_its_report(capsys):
+    assert main(["--activations", "sigmoid", "--cost", "cross_entropy", "--impl", "loop"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("backprop-check: 3 networks x loop") and "check_network(" not in out
+    assert main([*ONE_NETWORK, "--impl", "loop"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("check_network(loop.backprop) Network(sizes=[3, 4, 2], "
+                          "activations=['tanh', 'tanh'], cost='quadratic'")
+    assert "backprop-check: 1 networks x loop" in out
+
+
+NIELSEN = """
+    import numpy as np
+    from backprop import Gradients
+
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    def backprop(net, X, Y):
+        # Nielsen's: sigmoid in every layer, whatever net.activations says.
+        a, z = [X], []
+        for W, b in zip(net.weights, net.biases):
+            z.append(W @ a[-1] + b)
+            a.append(sigmoid(z[-1]))
+        L, m = net.L, X.shape[1]
+        sigma_prime = [sigmoid(z_l) * (1 - sigmoid(z_l)) for z_l in z]
+        delta = [None] * L
+        delta[L - 1] = net.cost_fn.dC_da(a[L], Y) * sigma_prime[L - 1]
+        for l in range(L - 2, -1, -1):
+            delta[l] = (net.weights[l + 1].T @ delta[l + 1]) * sigma_prime[l]
+        dW = [delta[l] @ a[l].T / m for l in range(L)]
+        db = [delta[l].mean(axis=1, keepdims=True) for l in range(L)]
+        return Gradients(delta, dW, db)
+"""
+
+
+def test_a_sigmoid_only_backprop_passes_the_sigmoid_sweep_over_sizes_and_depths(
+        tmp_path, monkeypatch, capsys):
+    (tmp_path / "nielsen.py").write_text(textwrap.dedent(NIELSEN))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--activations", "sigmoid", "--impl", "nielsen:backprop", "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)["reports"]
+    assert [r["network"] for r in reports] == [
+        repr(Network.random(list(s), "sigmoid", c))
+        for c in ("quadratic", "cross_entropy") for s in SWEEP_SIZES]
+    assert main(["--sizes", "4,6,5,3", "--activations", "sigmoid", "--impl",
+                 "nielsen:backprop"]) == 0
+    # ...and the same code is caught where its sigmoid is wrong.
+    assert main([*ONE_NETWORK, "--impl", "nielsen:backprop"]) == 1
