@@ -57,6 +57,7 @@ a - y, is allowed its extra rounding while stable (see `general_bp1`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,7 @@ from backprop.network import forward_arrays
 from checks.numeric import COMPLEX_STEP, U64
 
 SAFETY = 8  # tolerance factor on the largest deviation seen over the samples
+ULPS = 4  # default accuracy assumed of each elementwise function under test (see `local_terms`)
 GENERAL_BP1_CAP = 16.0  # beyond this sensitivity the general form of BP1 is not accepted
 
 
@@ -169,7 +171,10 @@ class Table:
         return Term(M.mean(axis=1, keepdims=True), M.shape[1] + 1)
 
 
-def local_terms(ref: Reference, cached: bool) -> Table:
+def local_terms(ref: Reference, cached: bool, ulps: float = ULPS) -> Table:
+    """The table for ref. ulps: how far, in units of the roundoff, each elementwise
+    function of the implementation under test (sigma, sigma', dC/da and the exp and
+    log inside them) may be off; the tolerance scales with it."""
     net, W, b, z, a, Y = ref.net, ref.W, ref.b, ref.z, ref.a, ref.Y
     L = ref.L
     abs_W = [np.abs(W_l) for W_l in W]
@@ -177,21 +182,21 @@ def local_terms(ref: Reference, cached: bool) -> Table:
     abs_sigma_prime = [np.abs(s.sigma_prime(z_l)) if s.elementwise else None
                        for s, z_l in zip(net.sigma, z, strict=True)]
     z_terms = [Term(abs_W[l] @ abs_a[l] + np.abs(b[l]), W[l].shape[1] + 2) for l in range(L)]
-    a_terms = [Term((4 if net.sigma[l].elementwise else a[l + 1].shape[0] + 4) * abs_a[l + 1])
-               for l in range(L)]
+    a_terms = [Term((ulps if net.sigma[l].elementwise else a[l + 1].shape[0] + ulps)
+                    * abs_a[l + 1]) for l in range(L)]
     sigma_prime_terms: list[Term | None] = []
     for sigma, d, a_next in zip(net.sigma, abs_sigma_prime, abs_a[1:], strict=True):
         sigma_prime_terms.append(None if d is None else Term(
-            4 * d + sigma.curvature * (4 * a_next if cached else 0.0)))
+            ulps * d + sigma.curvature * (ulps * a_next if cached else 0.0)))
     sigma_L, cost_fn = net.sigma[L - 1], net.cost_fn
     dC_da: Term | None = None
     g: Array | None = None
     if cost_fn.delta is not None:  # delta^L = a - y, or the general form
         P = abs_a[L] + np.abs(Y)
-        delta_L = Term(P + general_bp1(net, z[L - 1], a[L], Y))
+        delta_L = Term(P + general_bp1(net, z[L - 1], a[L], Y, ulps))
     else:  # delta^L = J^T dC/da; dC/da's error taken as that of a - y (exact for quadratic)
         g = np.abs(cost_fn.dC_da(a[L], Y))
-        dC_da = Term(4 * (g + abs_a[L] + np.abs(Y)))
+        dC_da = Term(ulps * (g + abs_a[L] + np.abs(Y)))
         if sigma_L.elementwise:
             d_L = abs_sigma_prime[L - 1]
             assert d_L is not None
@@ -209,11 +214,12 @@ def local_terms(ref: Reference, cached: bool) -> Table:
                  abs_sigma_prime)
 
 
-def general_bp1(net: Network, z_L: Array, a_L: Array, Y: Array) -> Array | float:
+def general_bp1(net: Network, z_L: Array, a_L: Array, Y: Array,
+                ulps: float = ULPS) -> Array | float:
     """What BP1 in its general form, dC/da ⊙ sigma'(z), adds to the rounding of a - y.
 
     The two are the same function of z, but the general form rounds a itself
-    (4 |a| u) and then feeds it through dC/da, whose sensitivity to a, times
+    (ulps |a| u) and then feeds it through dC/da, whose sensitivity to a, times
     sigma'(z), is s = |sigma'(z) d(dC/da)/da| rather than 1 (cross-entropy:
     dC/da = (a - y) / (a (1 - a)), where 1 - a amplifies a's rounding). Allowed
     up to s = GENERAL_BP1_CAP: beyond it (an output nearly saturated) the general
@@ -228,7 +234,7 @@ def general_bp1(net: Network, z_L: Array, a_L: Array, Y: Array) -> Array | float
     with np.errstate(all="ignore"):  # dC/da is infinite where a saturates: s is capped
         slope = np.imag(cost_fn.dC_da(a_L + 1j * h, Y)) / h
         s = np.fmin(np.abs(sigma_L.sigma_prime(z_L) * slope), GENERAL_BP1_CAP)
-    return s * 4 * np.abs(a_L) + 8 * np.abs(a_L - Y)
+    return s * ulps * np.abs(a_L) + 8 * np.abs(a_L - Y)
 
 
 def weight_of_sums(sigma_L: Activation, u: float) -> float:
@@ -264,46 +270,94 @@ class WorstCase:
     grads: Gradients
 
 
-def worst_case(ref: Reference, table: Table) -> WorstCase:
+def worst_case(ref: Reference, table: Table, local: Table | None = None) -> WorstCase:
+    """E for the local terms of `local` (default: table's own), carried through the
+    network with the magnitudes of `table`."""
     net, z, L, m = ref.net, ref.z, ref.L, ref.X.shape[1]
+    loc = table if local is None else local
     abs_W, abs_a = table.abs_W, table.abs_a
     E_z: list[Array] = []
     E_a: list[Array] = [np.zeros_like(ref.X)]
     for l in range(L):
-        E_z.append(table.z[l].worst + abs_W[l] @ E_a[l])
-        E_a.append(abs_vjp(net.sigma[l], z[l], E_z[l]) + table.a[l].worst)
+        E_z.append(loc.z[l].worst + abs_W[l] @ E_a[l])
+        E_a.append(abs_vjp(net.sigma[l], z[l], E_z[l]) + loc.a[l].worst)
 
     def E_sigma_prime(l: int) -> Array:
-        local, d = table.sigma_prime[l], table.abs_sigma_prime[l]
-        assert local is not None and d is not None
-        return local.worst + net.sigma[l].curvature * d * E_z[l]
+        term, d = loc.sigma_prime[l], table.abs_sigma_prime[l]
+        assert term is not None and d is not None
+        return term.worst + net.sigma[l].curvature * d * E_z[l]
 
     sigma_L, P = net.sigma[L - 1], table.P
-    if table.dC_da is None:  # a - y: a's error passes with factor 1
-        E = E_a[L] + table.delta_L.worst
+    if loc.dC_da is None:  # a - y: a's error passes with factor 1
+        E = E_a[L] + loc.delta_L.worst
     else:
-        E_g = table.dC_da.worst + E_a[L]
+        E_g = loc.dC_da.worst + E_a[L]
         if sigma_L.elementwise:
             d_L, g = table.abs_sigma_prime[L - 1], table.abs_dC_da
             assert d_L is not None and g is not None
-            E = g * E_sigma_prime(L - 1) + E_g * d_L + table.delta_L.worst
+            E = g * E_sigma_prime(L - 1) + E_g * d_L + loc.delta_L.worst
         else:
-            E = table.delta_L.worst + abs_vjp(sigma_L, z[L - 1], E_g) + P * E_z[L - 1]
-    E = E + table.sums.worst
+            E = loc.delta_L.worst + abs_vjp(sigma_L, z[L - 1], E_g) + P * E_z[L - 1]
+    E = E + loc.sums.worst
     P_delta, E_delta = [P] * L, [E] * L
     for l in range(L - 2, -1, -1):
         d = table.abs_sigma_prime[l]
         assert d is not None
         sum_term = table.W_T_delta(l, P_delta[l + 1])
-        E_t = abs_W[l + 1].T @ E_delta[l + 1] + sum_term.worst
+        local_sum = sum_term if local is None else loc.W_T_delta(l, P_delta[l + 1])
+        E_t = abs_W[l + 1].T @ E_delta[l + 1] + local_sum.worst
         product = table.times_sigma_prime(l, sum_term.bound)
+        local_product = product if local is None else loc.times_sigma_prime(l, sum_term.bound)
         P_delta[l] = product.bound
-        E_delta[l] = E_t * d + sum_term.bound * E_sigma_prime(l) + product.worst
+        E_delta[l] = E_t * d + sum_term.bound * E_sigma_prime(l) + local_product.worst
     E_dW = [(E_delta[l] @ abs_a[l].T + P_delta[l] @ E_a[l].T) / m
-            + table.dW(l, P_delta[l]).worst for l in range(L)]
-    E_db = [E_delta[l].mean(axis=1, keepdims=True) + table.db(l, P_delta[l]).worst
+            + loc.dW(l, P_delta[l]).worst for l in range(L)]
+    E_db = [E_delta[l].mean(axis=1, keepdims=True) + loc.db(l, P_delta[l]).worst
             for l in range(L)]
     return WorstCase(E_z, Gradients(delta=E_delta, dW=E_dW, db=E_db))
+
+
+@dataclass(frozen=True)
+class FlushTable(Table):
+    """The table of flushes to zero: each operation may lose up to tiny (the dtype's
+    smallest normal number) absolutely, one unit per rounding, whatever its size."""
+
+    def W_T_delta(self, l: int, M_next: Array) -> Term:
+        return _ones(super().W_T_delta(l, M_next))
+
+    def times_sigma_prime(self, l: int, M_t: Array) -> Term:
+        return _ones(super().times_sigma_prime(l, M_t))
+
+    def dW(self, l: int, M: Array) -> Term:
+        return _ones(super().dW(l, M))
+
+    def db(self, l: int, M: Array) -> Term:
+        return _ones(super().db(l, M))
+
+
+def _ones(term: Term) -> Term:
+    """The same rounding count on a bound of one unit per element."""
+    return Term(np.ones(np.shape(term.bound)), term.roundings)
+
+
+def flush_terms(ref: Reference, table: Table) -> FlushTable:
+    """table with every local bound replaced by one unit per rounding (see FlushTable).
+
+    The output sums are the float64 reference's for an elementwise output (it
+    flushes below 2^-1022: nothing) and, under softmax, the analytic side's too.
+    """
+    def ones(term: Term | None) -> Term | None:
+        return None if term is None else _ones(term)
+
+    fields = {f.name: getattr(table, f.name) for f in dataclasses.fields(table)}
+    softmax = not ref.net.sigma[-1].elementwise
+    n_L = ref.a[-1].shape[0]
+    fields.update(
+        z=[_ones(t) for t in table.z], a=[_ones(t) for t in table.a],
+        sigma_prime=[ones(t) for t in table.sigma_prime], dC_da=ones(table.dC_da),
+        delta_L=_ones(table.delta_L),
+        sums=Term((n_L + 4.0 if softmax else 0.0) * np.ones(np.shape(table.sums.bound))))
+    return FlushTable(**fields)
 
 
 @dataclass(frozen=True)
@@ -312,13 +366,19 @@ class Model:
 
     ref: Reference
     E: Gradients  # worst-case bounds, in units of the roundoff
-    tol: Gradients  # the analytic side's tolerance, min(gamma E, SAFETY D), floor not included
+    tol: Gradients  # the analytic side's tolerance: min(gamma E, SAFETY D) + underflow
     r_z: list[Array]  # rounding radius of z in the network's dtype (for kinks)
 
 
-def tolerance(ref: Reference, E: WorstCase, D: Sequence[list[Array]]) -> Model:
-    """min(gamma E, SAFETY D) per element; r_z = u E_z."""
-    fields = [[np.minimum(ref.gamma * E_l, SAFETY * D_l) for E_l, D_l in zip(E_f, D_f,
-                                                                            strict=True)]
-              for E_f, D_f in zip((E.grads.delta, E.grads.dW, E.grads.db), D, strict=True)]
+def tolerance(ref: Reference, E: WorstCase, D: Sequence[list[Array]], F: WorstCase) -> Model:
+    """min(gamma E, SAFETY D) + 16 tiny + 2 tiny F per element; r_z = u E_z.
+
+    F is E for the flush table (flush_terms): how far flushing results below
+    tiny to zero can move each element, in units of tiny; the factor 2 as for E.
+    """
+    tiny = ref.floor / 16
+    fields = [[np.minimum(ref.gamma * E_l, SAFETY * D_l) + (ref.floor + 2 * tiny * F_l)
+               for E_l, D_l, F_l in zip(E_f, D_f, F_f, strict=True)]
+              for E_f, D_f, F_f in zip((E.grads.delta, E.grads.dW, E.grads.db), D,
+                                       (F.grads.delta, F.grads.dW, F.grads.db), strict=True)]
     return Model(ref, E.grads, Gradients(*fields), [ref.u * e for e in E.z])

@@ -20,9 +20,17 @@ import numpy as np
 
 from backprop import Array, Gradients, Network, loop, vectorized
 from backprop.network import check_XY
-from backprop.validate import check_seed
+from backprop.validate import check_number, check_seed
 from checks import perturb
-from checks.error_model import Model, local_terms, reference, tolerance, worst_case
+from checks.error_model import (
+    ULPS,
+    Model,
+    flush_terms,
+    local_terms,
+    reference,
+    tolerance,
+    worst_case,
+)
 from checks.numeric import check_method, choose_method
 from checks.report import Report
 from checks.sampled import sampled_deviations
@@ -30,12 +38,14 @@ from checks.sampled import sampled_deviations
 Impl = Callable[[Network, Array, Array], Gradients]
 
 
-def analyse(net: Network, X: Array, Y: Array, cached_derivatives: bool = True) -> Model:
+def analyse(net: Network, X: Array, Y: Array, cached_derivatives: bool = True,
+            ulps: float = ULPS) -> Model:
     """The error model of net on a checked batch X, Y: the float64 reference, E and
     the tolerance of every element of delta, dW and db (see checks.error_model)."""
     ref = reference(net, X, Y)
-    table = local_terms(ref, cached_derivatives)
-    return tolerance(ref, worst_case(ref, table), sampled_deviations(ref, table))
+    table = local_terms(ref, cached_derivatives, ulps)
+    flushes = worst_case(ref, table, local=flush_terms(ref, table))
+    return tolerance(ref, worst_case(ref, table), sampled_deviations(ref, table), flushes)
 
 
 def _check_net(net: Any) -> Network:
@@ -48,6 +58,14 @@ def _check_cached(cached_derivatives: Any) -> bool:
     if not isinstance(cached_derivatives, bool):
         raise TypeError(f"cached_derivatives must be True or False, got {cached_derivatives!r}")
     return cached_derivatives
+
+
+def _check_ulps(ulps: Any) -> float:
+    """ulps: a finite number >= 1 (a function cannot be more accurate than rounding)."""
+    number = check_number(ulps, "ulps")
+    if number < 1:
+        raise ValueError(f"ulps must be >= 1 (the rounding of one operation), got {ulps!r}")
+    return number
 
 
 def _check_directions(directions: Any) -> int | None:
@@ -176,7 +194,7 @@ def _per_example_result(result: Any, net: Network, name: str,
 
 def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", *,
                   method: str = "auto", directions: int | None = None,
-                  seed: int = 0, cached_derivatives: bool = True,
+                  seed: int = 0, cached_derivatives: bool = True, ulps: float = ULPS,
                   progress: Callable[[int, int], None] | None = None,
                   structured: bool = True) -> Report:
     """Check delta, dW and db of every layer of `impl` against numerical derivatives.
@@ -203,6 +221,14 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     does; 1 - tanh(z)^2 is no better than 1 - a^2): every element, saturated or
     not, is then checked to a few ulps of its terms.
 
+    ulps: the accuracy assumed of each elementwise function of impl (sigma,
+    sigma', dC/da and the exp and log inside them), in units of the roundoff:
+    each may be off by ulps ulps of its value (see checks.error_model). The
+    default covers numpy and the common libraries (measured: correct gradients
+    whose functions are all off by up to 8 ulps pass); raise it for fast-math
+    or approximate functions. A value other than the default is shown in the
+    report's title.
+
     progress, if given, is called as progress(done, total) after each array.
     structured: False perturbs all of z densely instead of one row at a time:
     the same numbers, slower; the tests compare the two.
@@ -218,27 +244,31 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     check_method(method)
     directions = _check_directions(directions)
     cached = _check_cached(cached_derivatives)
+    ulps = _check_ulps(ulps)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
-    model = analyse(net, X, Y, cached)
+    model = analyse(net, X, Y, cached, ulps)
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
                                   progress=progress, structured=structured)
-    return Report(blocks, chosen.name, reason, title=f"check_network({name}) {net!r}")
+    assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
+    return Report(blocks, chosen.name, reason,
+                  title=f"check_network({name}) {net!r}{assumed}")
 
 
-def error_scales(net: Network, X: Any, Y: Any) -> tuple[Gradients, float]:
+def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Gradients, float]:
     """The error model's bounds E for delta, dW and db, in units of the returned u.
 
     A correct computation of the gradients in the network's dtype (unit
     roundoff u) is off by at most about u * E, element by element.
     """
     X, Y = check_XY(_check_net(net), X, Y)
-    model = analyse(net, X, Y)
+    model = analyse(net, X, Y, ulps=_check_ulps(ulps))
     return model.E, model.ref.u
 
 
-def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True) -> Gradients:
+def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
+               ulps: float = ULPS) -> Gradients:
     """The analytic side's tolerance for every element of delta, dW and db.
 
     min(2 (u + u64) E, SAFETY * the largest deviation over SAMPLES perturbed
@@ -247,9 +277,7 @@ def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True) ->
     """
     _check_net(net)
     cached = _check_cached(cached_derivatives)
+    ulps = _check_ulps(ulps)
     X, Y = check_XY(net, X, Y)
-    model = analyse(net, X, Y, cached)
-    floor = model.ref.floor
-    return Gradients(delta=[t + floor for t in model.tol.delta],
-                     dW=[t + floor for t in model.tol.dW],
-                     db=[t + floor for t in model.tol.db])
+    model = analyse(net, X, Y, cached, ulps)
+    return model.tol

@@ -5,9 +5,12 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from backprop import Gradients, Network, vectorized
-from checks import check_network, per_example
+from backprop import COSTS, Gradients, Network, vectorized
+from checks import check_network, derivation, per_example
+from checks.strategies import batches, networks
 
 
 def sigmoid(z):
@@ -150,3 +153,107 @@ def test_a_result_without_dW_or_db_is_refused():
     net, X, Y = case()
     with pytest.raises(TypeError, match="'dW' and 'db'"):
         check_network(net, X, Y, impl=lambda *_: {"delta": []})
+
+
+def off_by_ulps(ulps, seed=0):
+    """A correct backprop whose elementwise functions (sigma, sigma', dC/da) are each off
+    by +-ulps of their value in the network's dtype, as a library with a less accurate
+    tanh or exp is (XLA's float64 tanh: up to 6.5 ulps)."""
+    rng = np.random.default_rng(seed)
+
+    def hook(name, l, value):
+        if name not in ("a", "sigma_prime", "dC_da"):
+            return value
+        u = np.finfo(value.dtype).eps / 2
+        return (value * (1 + ulps * u * rng.choice([-1.0, 1.0], size=value.shape))).astype(
+            value.dtype)
+
+    def backprop(net, X, Y):
+        return derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y,
+                                   rounding=hook)
+
+    return backprop
+
+
+@settings(max_examples=100)
+@given(data=st.data(), net=networks(dtypes=(np.float64, np.float32)))
+def test_elementwise_functions_off_by_8_ulps_pass_by_default(data, net):
+    X, Y = data.draw(batches(net))
+    report = check_network(net, X, Y, impl=off_by_ulps(8, data.draw(st.integers(0, 99))),
+                           cached_derivatives=False)
+    assert report.ok, str(report)
+
+
+@settings(max_examples=30)
+@given(data=st.data(), net=networks(dtypes=(np.float64, np.float32)))
+def test_less_accurate_functions_pass_with_the_ulps_they_are_declared_to_have(data, net):
+    X, Y = data.draw(batches(net))
+    report = check_network(net, X, Y, impl=off_by_ulps(256), ulps=256)
+    assert report.ok, str(report)
+    assert "(elementwise functions allowed 256 ulps)" in report.title
+
+
+def test_functions_far_less_accurate_than_declared_are_caught():
+    net = Network.random([3, 5, 2], "tanh", seed=1, dtype=np.float32)
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((3, 6)), rng.uniform(-1, 1, (2, 6))
+    assert not check_network(net, X, Y, impl=off_by_ulps(4096)).ok
+
+
+def saturated_float32(seed):
+    """A float32 network saturated enough that some intermediates fall below tiny."""
+    rng = np.random.default_rng(seed)
+    L = int(rng.integers(2, 5))
+    sizes = [int(n) for n in rng.integers(1, 7, size=L + 1)]
+    cost = str(rng.choice(list(COSTS)))
+    output = COSTS[cost].requires or str(rng.choice(["sigmoid", "tanh", "identity"]))
+    acts = [str(rng.choice(["tanh", "sigmoid", "softplus"])) for _ in range(L - 1)] + [output]
+    net = Network.random(sizes, acts, cost, seed=seed, dtype=np.float32,
+                         scale=float(rng.uniform(2, 12)))
+    m = int(rng.integers(1, 6))
+    X = rng.uniform(-4, 4, (sizes[0], m)).astype(np.float32)
+    Y = net.cost_fn.sample_targets(rng.uniform(size=(sizes[-1], m))).astype(np.float32)
+    return net, X, Y
+
+
+def flush_to_zero(net, X, Y):
+    """Backprop with flush-to-zero arithmetic, emulated: every intermediate below the
+    dtype's smallest normal number becomes 0 (as XLA on CPU, torch with
+    set_flush_denormal(True) and most GPU float32 code do)."""
+    tiny = np.finfo(net.dtype).tiny
+
+    def hook(name, l, value):
+        return np.where(np.abs(value) < tiny, np.zeros((), value.dtype), value)
+
+    return derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y,
+                               rounding=hook)
+
+
+# 1198, 1262, 1504 failed under the old floor of 16 tiny; the rest are the first seeds
+# (of 3000) whose gradients flushing changes at all.
+FLUSHED = [1198, 1262, 1504, 0, 5, 8, 13, 22, 26, 31, 32, 37, 41, 45, 53, 61, 68, 70, 85, 89]
+
+
+@pytest.mark.parametrize("seed", FLUSHED)
+def test_correct_gradients_computed_with_flush_to_zero_pass(seed):
+    net, X, Y = saturated_float32(seed)
+    g = flush_to_zero(net, X, Y)
+    exact = derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y)
+    assert any(not np.array_equal(a, b) for f in ("delta", "dW", "db")
+               for a, b in zip(getattr(g, f), getattr(exact, f), strict=True)), "nothing flushed"
+    report = check_network(net, X, Y, impl=lambda *_: g)
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("seed", FLUSHED[:3])
+def test_a_1e_3_error_well_above_the_flush_floor_is_still_caught(seed):
+    net, X, Y = saturated_float32(seed)
+    g = flush_to_zero(net, X, Y)
+    field, l = max(((f, l) for f in ("dW", "db") for l in range(net.L)),
+                   key=lambda fl: float(np.max(np.abs(getattr(g, fl[0])[fl[1]]))))
+    arrays = {f: [a.copy() for a in getattr(g, f)] for f in ("delta", "dW", "db")}
+    target = arrays[field][l]
+    index = np.unravel_index(int(np.argmax(np.abs(target))), target.shape)
+    target[index] *= 1 + 1e-3
+    report = check_network(net, X, Y, impl=lambda *_: Gradients(**arrays))
+    assert not report.ok and [e.index for e in report.mismatches] == [tuple(map(int, index))]

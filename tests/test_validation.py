@@ -261,6 +261,12 @@ CHECK_NETWORK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      TypeError, "cached_derivatives must be True or False, got 1"),
     ("tolerances: net not a Network", lambda: tolerances("net", X(), Y()),
      TypeError, "net must be a backprop.Network, got str"),
+    ("ulps below one", lambda: check_network(quad(), X(), Y(), ulps=0.5),
+     ValueError, "ulps must be >= 1 (the rounding of one operation), got 0.5"),
+    ("ulps not a number", lambda: tolerances(quad(), X(), Y(), ulps="8"),
+     TypeError, "ulps must be a real number, got '8'"),
+    ("infinite ulps", lambda: error_scales(quad(), X(), Y(), ulps=float("inf")),
+     ValueError, "ulps must be a finite number >= 0, got inf"),
     ("zero directions", lambda: check_network(quad(), X(), Y(), directions=0),
      ValueError, "directions must be a positive integer or None, got 0"),
     ("boolean directions", lambda: check_network(quad(), X(), Y(), directions=True),
@@ -594,6 +600,7 @@ def test_seed_messages_say_whether_none_is_allowed(optional, message):
 
 
 @pytest.mark.parametrize("options", [{"method": "exact"}, {"method": 3}, {"directions": 0},
+                                     {"ulps": 0},
                                      {"directions": True}, {"cached_derivatives": "yes"},
                                      {"seed": -1}, {"impl": "fast"}])
 def test_check_network_rejects_bad_options_before_running_the_backprop(options):

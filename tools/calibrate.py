@@ -136,7 +136,7 @@ def margin(cases: int, seed: int, dtype: type) -> tuple[float, float, float]:
                                       getattr(model.tol, field), getattr(model.E, field),
                                       strict=True):
                     error = np.abs(a - e.astype(np.float64))
-                    ratio = np.where(error > 0, error / (t + model.ref.floor), 0.0)
+                    ratio = np.where(error > 0, error / t, 0.0)
                     worst.append(float(np.max(ratio)))
                     by_samples = t < model.ref.gamma * E
                     if np.any(by_samples):
