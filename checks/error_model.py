@@ -2,11 +2,12 @@
 
 Tolerance of the analytic side, element k of delta, dW or db:
 
-    tol_k = min(2 (u + u64) E_k, SAFETY D_k) + 16 tiny      (+ the numerical error, see perturb)
+    tol_k = min(2 (u + u64) E_k, SAFETY D_k) + 16 tiny + 2 tiny F_k   (+ the numerical
+                                                                       error: see perturb)
 
 u is the unit roundoff of the network's dtype (float32 networks are judged by
 float32 rounding), u64 that of the float64 numerical reference, tiny the
-dtype's smallest normal number (underflow of the analytic side).
+dtype's smallest normal number.
 
 Both E and D are built from one table of local rounding terms (`Table`, made
 by `local_terms`): each intermediate of backprop, with a bound on the rounding
@@ -14,9 +15,9 @@ of that one operation, in units of the roundoff (u + u64):
 
     intermediate        local bound                                  roundings
     z[l]                |W[l]| |a[l]| + |b[l]|                       n_l + 2
-    a[l+1]              4 |a|;  softmax (n + 4) |a| (its sum)
-    sigma'(z[l])        4 |sigma'| + curvature 4 |a| (if cached)
-    dC/da               4 (|dC/da| + |a| + |y|)
+    a[l+1]              ulps |a|;  softmax (n + ulps) |a| (its sum)
+    sigma'(z[l])        ulps |sigma'| + curvature ulps |a| (if cached)
+    dC/da               ulps (|dC/da| + |a| + |y|)
     delta^L             |a| + |y| + the general form's extra (a - y);
                         |dC/da sigma'| (elementwise); 4 |J^T dC/da| terms (softmax)
       output sums       (n_L + 4)(P + spread), in u64 alone for an elementwise output
@@ -48,8 +49,25 @@ This is Monte Carlo arithmetic: it keeps the signs, so it sees the
 cancellation that makes E, on elements that are sums of cancelling terms,
 10^3-10^5 times the actual rounding. SAFETY = 8 on the largest of the 16.
 
+ulps is the accuracy assumed of the implementation's elementwise functions
+(sigma, sigma', dC/da and the exp, log, tanh inside them): ULPS = 4 by default,
+numpy's own are within ~1. Measured (tests/test_user_code.py): correct
+gradients whose functions are each off by +-8 ulps (XLA's float64 tanh: up to
+6.5) pass at the default, thanks to the factor 2 and SAFETY; at +-16 ulps about
+3 % of random networks fail. Setting ulps = 8 instead would cost detection at
+1e-4-1e-5 in float32 (docs/calibration.md); less accurate code declares its
+ulps (check_network(..., ulps=...)).
+
+Underflow, F: with flush-to-zero arithmetic (XLA on CPU, torch with
+set_flush_denormal, most GPU float32 code) every operation may also lose up
+to tiny, whatever the size of its result; gradual underflow loses less. F is E
+for a table with one unit per rounding in place of every local bound
+(`flush_terms`), carried through the network with the same magnitudes: how
+far flushing can move each element, in units of tiny. 16 tiny covers the
+comparison's own underflow.
+
 Cached derivatives: sigma' computed from the cached activation (1 - a^2,
-a (1 - a)) is only good to curvature 4 |a| u absolute; `cached=False` drops
+a (1 - a)) is only good to curvature ulps |a| u absolute; `cached=False` drops
 that term for a backprop that computes sigma'(z) to full relative precision.
 BP1's general form dC/da ⊙ sigma'(z), where the cost has the simplification
 a - y, is allowed its extra rounding while stable (see `general_bp1`).
