@@ -229,7 +229,8 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     or approximate functions. A value other than the default is shown in the
     report's title.
 
-    progress, if given, is called as progress(done, total) after each array.
+    progress, if given, is called as progress(done, total) in elements of delta,
+    dW and db checked so far, as the check goes (often enough for a time estimate).
     structured: False perturbs all of z densely instead of one row at a time:
     the same numbers, slower; the tests compare the two.
 

@@ -98,7 +98,8 @@ Targets = Callable[[Array], tuple[Array | None, Array, Array]]
 
 
 def numeric(model: Model, l: int, targets: Targets, K: int, method: Method,
-             per_example: bool) -> tuple[Array, Array, Array]:
+             per_example: bool,
+             advance: Callable[[int], None] | None = None) -> tuple[Array, Array, Array]:
     """Numerical derivatives of K targets in layer l, in chunks that fit in memory.
 
     targets(ks) gives, for targets ks, the rows they move (or None), the change of
@@ -127,6 +128,8 @@ def numeric(model: Model, l: int, targets: Targets, K: int, method: Method,
         # which for complex step (h ~ 1e-20) means derivatives below ~1e-288.
         rounding = rounding + 4 * TINY / h
         d[ks], err[ks], kinked[ks] = d_k, 4 * trunc + rounding, kink
+        if advance is not None:  # elements done: a row of delta is m of them
+            advance(len(ks) * (m if per_example else 1))
     return d, err, kinked
 
 
@@ -179,7 +182,8 @@ def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
 
 
 def elementwise(model: Model, l: int, t: Target, method: Method,
-                structured: bool = True) -> Block:
+                structured: bool = True,
+                advance: Callable[[int], None] | None = None) -> Block:
     """Perturb every element of the array on its own: the full, localising check.
 
     delta is perturbed a row at a time: moving z[l][j, x] for every column x at
@@ -207,7 +211,8 @@ def elementwise(model: Model, l: int, t: Target, method: Method,
         dense[np.arange(len(ks)), rows, :] = change
         return None, dense, h
 
-    d, err, kinked = numeric(model, l, targets, K, method, per_example=t.per_example)
+    d, err, kinked = numeric(model, l, targets, K, method, per_example=t.per_example,
+                             advance=advance)
     return compare(t.equation, f"{t.array}[{l}]", l, method.name, t.analytic, d.reshape(shape),
                    t.tol + err.reshape(shape), kinked.reshape(shape),
                    t.index_names, array=t.array)
@@ -264,19 +269,31 @@ def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int 
 
     An empty g.delta (not given) gives each delta[l] a block that checks nothing.
     directions: check each array along that many random directions first (rng
-    draws them) and element by element only if that fails.
+    draws them) and element by element only if that fails. progress(done, total)
+    is called as elements are checked (a row of delta at a time, or a chunk).
     """
     blocks: list[Block] = []
     L = model.ref.L
-    for l in range(L - 1, -1, -1):
+    targets = [targets_of(model, g, l) for l in range(L - 1, -1, -1)]
+    total = sum(t.analytic.size for per_layer in targets for t in per_layer)
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, total)
+
+    for per_layer in targets:
+        l = per_layer[0].layer
         if not g.delta:
             blocks.append(not_given("BP1" if l == L - 1 else "BP2", "delta", l))
-        for target in targets_of(model, g, l):
+        for target in per_layer:
             block = None
             if directions is not None:
                 assert rng is not None
                 block = directional(model, l, target, method, directions, rng)
-            blocks.append(block or elementwise(model, l, target, method, structured))
-            if progress is not None:
-                progress(len(blocks), 3 * L)
+                if block is not None:
+                    advance(target.analytic.size)
+            blocks.append(block or elementwise(model, l, target, method, structured, advance))
     return blocks
