@@ -22,6 +22,7 @@ from backprop import Array, Gradients, Network, loop, vectorized
 from backprop.network import check_XY
 from backprop.validate import check_number, check_seed
 from checks import perturb
+from checks.diagnose import diagnose, explain
 from checks.error_model import (
     ULPS,
     Model,
@@ -252,9 +253,11 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
                                   progress=progress, structured=structured)
+    findings = diagnose(model, g, blocks)
     assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
     return Report(blocks, chosen.name, reason,
-                  title=f"check_network({name}) {net!r}{assumed}")
+                  title=f"check_network({name}) {net!r}{assumed}", findings=findings,
+                  diagnosis=explain(findings, blocks, bool(g.delta)))
 
 
 def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Gradients, float]:

@@ -174,7 +174,7 @@ def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
              ] if g.delta else []
     return [
         *delta,
-        Target("BP3", "db", l, g.db[l], E.db[l], tol.db[l], False, ("j", "0"),
+        Target("BP3", "db", l, g.db[l], E.db[l], tol.db[l], False, ("j", ""),
                ref.b[l], ones, lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
         Target("BP4", "dW", l, g.dW[l], E.dW[l], tol.dW[l], False, ("j", "i"),
                ref.W[l], weight, lambda U: U @ ref.a[l]),

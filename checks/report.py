@@ -9,7 +9,7 @@ skipped, counted and listed; they never fail a check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,10 @@ class Element:
     tolerance: float
 
     def where(self) -> str:
-        idx = ", ".join(f"{k}={i}" for k, i in zip(self.index_names, self.index, strict=True))
+        """'BP4 dW[1][j=1, i=3]': indices named as in the derivation; an index whose
+        name is empty (the single column of db) is left out."""
+        idx = ", ".join(f"{k}={i}" for k, i in zip(self.index_names, self.index, strict=True)
+                        if k)
         return f"{self.equation} {self.name}[{idx}]"
 
     def __str__(self) -> str:
@@ -37,6 +40,17 @@ class Element:
             f"{self.where()}: analytic={self.analytic:.10g} numeric={self.numeric:.10g} "
             f"error={self.error:.2e} > tolerance {self.tolerance:.2e}"
         )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken equation found by checks.diagnose: where, and the slip if named."""
+
+    equation: str  # "BP1" ... "BP4"
+    array: str  # "delta", "db", "dW"
+    layer: int
+    text: str  # the equation as it fails, in the derivation's words
+    slip: str | None = None  # what the numbers show: a catalogue match, a ratio, a pattern
 
 
 @dataclass
@@ -58,6 +72,13 @@ class Block:
     ratios: np.ndarray | None = None
     # The kind of array: "delta", "dW" or "db" for check_network, None for gradcheck.
     array: str | None = None
+    # The compared arrays themselves (float64), for the diagnosis of a failure.
+    analytic: np.ndarray | None = None
+    numeric: np.ndarray | None = None
+    tolerance: np.ndarray | None = None
+    # Set by checks.diagnose when this array is wrong only because the delta it is
+    # built from is: that delta's name.
+    follows_from: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +119,10 @@ class Report:
     method: str
     method_reason: str
     title: str = "gradient check"
+    # What the numbers say about a failure (checks.diagnose): the broken
+    # equations in backward order, and the lines that explain them.
+    findings: list[Finding] = field(default_factory=list)
+    diagnosis: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -126,6 +151,7 @@ class Report:
             "skipped": self.skipped,
             "mismatched": len(self.mismatches),
             "blocks": [b.as_dict() for b in self.blocks],
+            "diagnosis": list(self.diagnosis),
         }
 
     def __str__(self) -> str:
@@ -143,18 +169,20 @@ class Report:
                 f"{b.equation:<8} {b.name:<10} {b.method:<13} {b.worst_error:>12.2e} "
                 f"{b.worst_tolerance:>10.2e} {b.worst_ratio:>8.2g} {b.checked:>8} "
                 f"{len(b.skipped):>8}" + ("" if b.ok else "  MISMATCH")
+                + (f" (follows from {b.follows_from})" if b.follows_from else "")
             )
         if any(b.method == NOT_GIVEN for b in self.blocks):
             lines.append("delta not given: BP1 and BP2 are checked only through db and dW "
                          "(BP3, BP4), which are built from delta")
+        lines.extend(self.diagnosis)
         bad = self.mismatches
-        total = self.checked
         if bad:
-            lines.append(f"Mismatched elements: {len(bad)} / {total}")
-            shown = sorted(bad, key=lambda e: -e.error / max(e.tolerance, 1e-300))[:20]
-            lines.extend("  " + str(e) for e in shown)
-            if len(bad) > len(shown):
-                lines.append(f"  ... and {len(bad) - len(shown)} more")
+            lines.append(f"Mismatched elements: {len(bad)} / {self.checked}")
+            # In the order of the derivation: the deltas (BP1, then BP2 from the top
+            # layer down), then the parameter gradients built from them.
+            order = sorted(self.blocks, key=lambda b: (b.array != "delta", -(b.layer or 0)))
+            for b in order:
+                lines.extend(_mismatch_lines(b))
         skipped = [e for b in self.blocks for e in b.skipped]
         if skipped:
             lines.append(f"Skipped (not differentiable here): {len(skipped)}")
@@ -162,6 +190,23 @@ class Report:
             if len(skipped) > 10:
                 lines.append(f"  ... and {len(skipped) - 10} more")
         return "\n".join(lines)
+
+
+SHOWN_PER_ARRAY = 3  # mismatched elements listed per array; the rest are counted
+
+
+def _mismatch_lines(b: Block) -> list[str]:
+    """An array's mismatches, worst (error / tolerance) first, at most SHOWN_PER_ARRAY."""
+    if not b.mismatches:
+        return []
+    follows = f", follows from {b.follows_from}" if b.follows_from else ""
+    lines = [f"  {b.name} ({b.equation}{follows}): {len(b.mismatches)} of {b.checked} "
+             "elements"]
+    worst = sorted(b.mismatches, key=lambda e: -e.error / max(e.tolerance, 1e-300))
+    lines.extend("    " + str(e) for e in worst[:SHOWN_PER_ARRAY])
+    if len(worst) > SHOWN_PER_ARRAY:
+        lines.append(f"    ... and {len(worst) - SHOWN_PER_ARRAY} more in {b.name}")
+    return lines
 
 
 def compare(
@@ -203,6 +248,9 @@ def compare(
         worst_ratio=float(ratio[worst]) if ratio.size else 0.0,
         ratios=np.where(skip, np.nan, ratio),
         array=array,
+        analytic=analytic,
+        numeric=np.asarray(numeric, dtype=np.float64),
+        tolerance=np.asarray(tolerance, dtype=np.float64),
     )
 
 

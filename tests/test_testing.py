@@ -91,7 +91,7 @@ def test_pytest_traceback_hides_the_helpers_frames(tmp_path):
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
     assert "2 failed" in out
-    assert "BP4 dW[0][j=0, i=0]" in out and "grad params[0][i0=0]" in out
+    assert "BP4 dW[0][j=" in out and "grad params[0][i0=0]" in out
     # The traceback ends at the user's call; the helpers' lines are hidden.
     assert "assert_network(net, X, Y, impl=backprop)" in out
     assert "testing.py" not in out and "__tracebackhide__" not in out
