@@ -4,8 +4,14 @@ With no arguments, every hidden activation x cost (with the outputs each cost
 allows: quadratic sigmoid or softmax, cross_entropy sigmoid,
 categorical_cross_entropy softmax) is checked on random networks of sizes
 [3, 2], [3, 4, 2] and [3, 5, 4, 3] (depth 1-3), 56 networks, for both
-implementations, and one table per equation is printed. Exit status: 0 verified,
-1 a mismatch, 2 bad usage (or --plot without matplotlib).
+implementations, and one table per equation is printed. Exit status:
+
+    0  verified
+    1  a mismatch
+    2  bad usage (or --plot without matplotlib), or --impl's function returned a
+       malformed result (the message says what; no usage banner then)
+    3  --impl's function raised: a crash in the code under test; its traceback is
+       on stderr, without the frames of backprop-check itself
 
 --sizes, --activations and --cost each fix their part of that sweep, and the
 rest is still swept (`checks.sweep.configs` lists the networks):
@@ -30,22 +36,43 @@ the per-layer list does not end in.
 Network k of the list, and its batch, are drawn from seed + k. When exactly one
 network is checked, its report per implementation is printed before the table.
 
+--directions K checks each array along K random directions (drawn from seed + k)
+first, and element by element only where that fails (check_network's
+directions=K): much faster on large networks, and a failure is still localised.
+
 --plot PATH writes a heatmap of |analytic - numeric| / tolerance for every
 element of delta, dW, db of one checked network (checks.plot.heatmap): the
 first report with a mismatch, else the first report of the deepest network
 checked (one network: its first implementation).
 
-Progress ("[k/n] checking ...") goes to stderr, only when stderr is a terminal
-or the run has lasted more than PROGRESS_AFTER seconds; stdout carries only the
-table, or with --json only the JSON object, which has this shape:
+The table has one row per equation. `arrays` counts the arrays compared (one
+delta[l], dW[l] or db[l] of one network under one implementation; the identity
+check: one delta^L per network), `checked` and `skipped` their elements (in
+directional mode: directions). Two rows appear only when a network's cost has
+the simplified output delta^L = a^L - y (sigmoid + cross_entropy, softmax +
+categorical_cross_entropy), and a legend line under the table says what they are:
+"BP1 (cost with a − y)" is BP1 on those networks, checked like BP1;
+"a − y = general BP1 (identity check)" compares a^L - y with the general BP1
+J^T dC/da in float64 (method "exact"), once per network, without the code
+checked.
+
+Progress goes to stderr, only when stderr is a terminal or the run has lasted
+more than PROGRESS_AFTER seconds (then in plain lines, at most one a second):
+"[k/n] checking <what>: <done>/<total> elements, ~<s> s left", where k/n counts
+network x implementation and done/total the elements of delta, dW and db over the
+whole run (the totals are known up front from the sizes and the batch), the time
+left being elapsed / done * remaining. When that puts the whole run above
+LONG_RUN seconds (and --directions is not given), one line suggests --directions.
+stdout carries only the table, or with --json only the JSON object, which has
+this shape:
 
     {
       "ok": bool,                     # every equation verified
       "settings": {"sizes", "activations", "cost", "batch", "dtype", "seed",
-                   "method", "impl", "json", "plot"},   # the arguments as given
+                   "method", "directions", "impl", "json", "plot"},  # as given
       "equations": {                  # one entry per row of the table, keyed by
         "BP1" | "BP1 δ^L = a^L − y" | "a−y = general BP1" | "BP2" | "BP3" | "BP4": {
-          "networks": int, "checked": int, "skipped": int,
+          "arrays": int, "networks": int, "checked": int, "skipped": int,
           "worst_error_over_tolerance": float, "worst_error": float,
           "methods": [str], "failures": [str]}},
       "reports": [                    # one per network x implementation
@@ -53,21 +80,30 @@ table, or with --json only the JSON object, which has this shape:
       "plot": {"path": str, "report": int}   # only with --plot: index into reports
     }
 
+The keys of "equations" are those of earlier versions: "BP1 δ^L = a^L − y" is
+the table's "BP1 (cost with a − y)" row, "a−y = general BP1" its
+"a − y = general BP1 (identity check)" row. "networks" is the former name of
+"arrays" (it always counted arrays), kept with the same value.
+
 Report.as_dict() is {"ok", "title", "method", "method_reason", "checked",
-"skipped", "mismatched", "blocks": [Block.as_dict()]}, a block
+"skipped", "mismatched", "blocks": [Block.as_dict()], "diagnosis": [str]}, a block
 {"equation", "name", "layer", "method", "checked", "skipped", "worst_error",
 "tolerance_at_worst", "worst_error_over_tolerance", "mismatches": [element],
 "skipped_elements": [element]}, an element {"where", "index", "analytic",
-"numeric", "error", "tolerance"} (see checks/report.py).
+"numeric", "error", "tolerance"} (see checks/report.py). A block checked along
+random directions has method "<method>/dir" and the name "<array>·u".
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
+import itertools
 import json
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,36 +111,70 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from backprop import COSTS, Array, Network
+import backprop
+import checks
+from backprop import COSTS, Array, Gradients, Network
 from checks.network import Impl, check_network
 from checks.numeric import METHODS
-from checks.report import Report, compare
+from checks.report import NOT_GIVEN, Report, compare
 from checks.sweep import Config, configs, random_batch
 
-SIMPLIFIED = "BP1 δ^L = a^L − y"
+# The keys of the two a - y rows (JSON, unchanged) and their labels in the table.
+SIMPLIFIED, IDENTITY = "BP1 δ^L = a^L − y", "a−y = general BP1"
+LABELS = {SIMPLIFIED: "BP1 (cost with a − y)",
+          IDENTITY: "a − y = general BP1 (identity check)"}
+LEGEND = ("(cost with a − y): BP1 where the cost gives δ^L = a^L − y; (identity check): "
+          "a^L − y = Jᵀ ∂C/∂a in float64, per network, not using the code checked")
+EXIT_STATUS = ("exit status: 0 verified, 1 a mismatch, 2 bad usage or a malformed result of "
+               "--impl's function, 3 --impl's function raised (its traceback is on stderr)")
 # Seconds after which progress is shown even when stderr is not a terminal (CI logs).
 PROGRESS_AFTER = 1.0
+# A run estimated longer than this (s) suggests --directions, once the estimate rests on
+# ESTIMATE_AFTER s of measurement (the first fractions of a second say little).
+LONG_RUN, ESTIMATE_AFTER = 30.0, 1.0
+SUGGESTION = ("this will take ~{:.0f} s; --directions 4 checks each array along 4 random "
+              "directions first and is much faster")
+
+
+def elements(sizes: Sequence[int], m: int) -> int:
+    """How many elements check_network compares: delta[l] (n_l x m), dW[l], db[l]."""
+    return sum(n * m + n * n_prev + n for n_prev, n in itertools.pairwise(sizes))
 
 
 class Progress:
-    """"[k/n] checking ..." on stderr: a rewritten line on a terminal, else plain
-    lines at most one a second, and only once the run has lasted PROGRESS_AFTER s."""
+    """"[k/n] checking <what>: done/total elements, ~s left" on stderr: a rewritten
+    line on a terminal, else plain lines at most one a second, and only once the run
+    has lasted PROGRESS_AFTER s. totals: the elements each of the n checks is
+    expected to compare (a check's own total replaces it once it reports one). The
+    time left is elapsed / done * remaining, over the whole run; suggest: say once
+    when that makes the run longer than LONG_RUN s. clock: time.monotonic."""
 
-    def __init__(self, n: int, stream: TextIO) -> None:
-        self.n, self.stream = n, stream
+    def __init__(self, totals: Sequence[int], stream: TextIO, *, suggest: bool = True,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.n, self.stream, self.suggest = len(totals), stream, suggest
+        self.totals, self.checked = list(totals), [0] * len(totals)
+        self.clock = clock or time.monotonic
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.start = self.last = time.monotonic()
+        self.start = self.last = self.clock()
         self.width = 0  # characters of the current terminal line
         self.lines = 0  # plain lines written
 
     def update(self, k: int, what: str) -> None:
-        now = time.monotonic()
-        text = f"[{k}/{self.n}] checking {what}"
+        now = self.clock()
+        done, total = sum(self.checked), sum(self.totals)
+        text = f"[{k}/{self.n}] checking {what}: {done}/{total} elements"
+        elapsed = now - self.start
+        if done and elapsed > 0:
+            text += f", ~{elapsed / done * (total - done):.0f} s left"
+            if self.suggest and elapsed >= ESTIMATE_AFTER and elapsed / done * total > LONG_RUN:
+                self.clear()
+                self.stream.write(SUGGESTION.format(elapsed / done * total) + "\n")
+                self.suggest = False
         if self.tty:
             text = text[:119]
             self.stream.write("\r" + text.ljust(self.width))
             self.width = len(text)
-        elif now - self.start > PROGRESS_AFTER and (self.lines == 0 or now - self.last >= 1):
+        elif elapsed > PROGRESS_AFTER and (self.lines == 0 or now - self.last >= 1):
             self.stream.write(text + "\n")
             self.lines, self.last = self.lines + 1, now
         else:
@@ -112,12 +182,17 @@ class Progress:
         self.stream.flush()
 
     def within(self, k: int, what: str) -> Callable[[int, int], None]:
-        """A check_network progress callback: array done/total of item k."""
+        """A check_network progress callback for check k: its elements done/total."""
 
         def update(done: int, total: int) -> None:
-            self.update(k, f"{what}: array {done}/{total}")
+            self.checked[k - 1], self.totals[k - 1] = done, total
+            self.update(k, what)
 
         return update
+
+    def finished(self, k: int) -> None:
+        """Check k is over: every element of it counts as done."""
+        self.checked[k - 1] = self.totals[k - 1]
 
     def clear(self) -> None:
         """Wipe the terminal line, e.g. before printing to the same terminal."""
@@ -129,9 +204,60 @@ class Progress:
     def done(self) -> None:
         self.clear()
         if self.lines:
-            seconds = time.monotonic() - self.start
+            seconds = self.clock() - self.start
             self.stream.write(f"[{self.n}/{self.n}] done in {seconds:.1f} s\n")
             self.stream.flush()
+
+
+# The installed packages' folders: a frame in them is backprop-check's, not the user's.
+BACKPROP_DIR, CHECKS_DIR = (Path(p.__file__ or "").resolve().parent for p in (backprop, checks))
+
+
+class ImplCrashed(Exception):
+    """--impl's function raised (its exception is __cause__): exit status 3."""
+
+
+def _guarded(fn: Impl) -> Impl:
+    """fn, with an exception it raises wrapped in ImplCrashed, except per_example's
+    own message about a malformed result (raised inside checks/), which passes."""
+
+    @functools.wraps(fn)
+    def call(net: Network, X: Array, Y: Array) -> Gradients:
+        try:
+            return fn(net, X, Y)
+        except Exception as exc:
+            frames = traceback.extract_tb(exc.__traceback__)
+            if isinstance(exc, (TypeError, ValueError)) and _inside(frames[-1].filename,
+                                                                    CHECKS_DIR):
+                raise
+            raise ImplCrashed(str(exc)) from exc
+
+    call.__qualname__ = getattr(fn, "__qualname__", repr(fn))
+    return call
+
+
+def _inside(filename: str, *folders: Path) -> bool:
+    path = Path(filename).resolve()
+    return any(path.is_relative_to(folder) for folder in folders)
+
+
+def _crash(exc: ImplCrashed, spec: str, net: Network) -> str:
+    """The user's traceback, frames of backprop/ and checks/ left out, chained ones too."""
+    cause = exc.__cause__
+    assert cause is not None
+    top = traceback.TracebackException.from_exception(cause)
+    pending, seen = [top], set()
+    while pending:
+        te = pending.pop()
+        if id(te) in seen:
+            continue
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list(
+            [f for f in te.stack if not _inside(f.filename, BACKPROP_DIR, CHECKS_DIR)])
+        pending.extend(t for t in (te.__cause__, te.__context__) if t is not None)
+    return (f"backprop-check: --impl {spec} raised {type(cause).__name__} while checking "
+            f"{net!r} (the frames of backprop-check itself are left out):\n"
+            + "".join(top.format()))
 
 
 @dataclass
@@ -139,7 +265,7 @@ class Row:
     """One line of the summary: an equation over many networks."""
 
     equation: str
-    networks: int = 0
+    arrays: int = 0
     checked: int = 0
     skipped: int = 0
     worst_ratio: float = 0.0
@@ -149,7 +275,7 @@ class Row:
 
     def add(self, checked: int, skipped: int, ratio: float, error: float, method: str,
             failures: Sequence[str]) -> None:
-        self.networks += 1
+        self.arrays += method != NOT_GIVEN
         self.checked += checked
         self.skipped += skipped
         if ratio >= self.worst_ratio:
@@ -234,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sizes, --activations and --cost each fix their part of the sweep and the rest "
         "is still swept; all three check exactly one network, whose report is printed in "
         "full.",
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("--sizes", help="layer widths, e.g. 784,100,10: fixes the sizes "
                         "(and depth); activations and costs are still swept unless given")
@@ -247,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", choices=["auto", *METHODS], default="auto")
+    parser.add_argument("--directions", type=int, metavar="K",
+                        help="check each array along K random directions first, element by "
+                        "element only where that fails: much faster on large networks")
     parser.add_argument("--impl", default="both",
                         help="vectorized, loop, both, or MODULE:FUNCTION (your own backprop)")
     parser.add_argument("--json", action="store_true",
@@ -281,6 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
+    if args.directions is not None and args.directions < 1:
+        parser.error(f"--directions must be >= 1, got {args.directions}")
     if args.plot is not None:
         _check_plot_path(args.plot, parser)
     impls: list[tuple[str, Impl | str]]
@@ -289,15 +421,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.impl in ("vectorized", "loop"):
         impls = [(args.impl, args.impl)]
     else:
-        impls = [(args.impl, _load_impl(args.impl, parser))]
+        impls = [(args.impl, _guarded(_load_impl(args.impl, parser)))]
     networks = _chosen(args, parser)
     one = len(networks) == 1
     rows: dict[str, Row] = {}
     reports: list[dict[str, Any]] = []
+    failed: list[tuple[str, Report]] = []  # (which check, its report), for the summary
     full: list[Report] = []  # kept for --plot
     depths: list[int] = []
     ok = True
-    progress = Progress(len(networks) * len(impls), sys.stderr)
+    progress = Progress([elements(sizes, args.batch) for sizes, _, _ in networks
+                         for _ in impls], sys.stderr, suggest=args.directions is None)
     for c, (sizes, acts, cost_name) in enumerate(networks):
         try:
             net = Network.random(sizes, activations=acts, cost=cost_name,
@@ -310,13 +444,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress.update(k, what)
             try:
                 report = check_network(net, X, Y, impl=impl, method=args.method,
+                                       directions=args.directions, seed=args.seed + c,
                                        progress=progress.within(k, what))
+            except ImplCrashed as exc:
+                progress.clear()
+                print(_crash(exc, args.impl, net), end="", file=sys.stderr)
+                return 3
             except (TypeError, ValueError) as exc:
                 if isinstance(impl, str):
                     raise  # our own implementations: a bug, not a usage error
-                progress.clear()
-                parser.error(f"--impl {args.impl}: {exc}")
+                progress.clear()  # a malformed result: the user's bug, not bad usage
+                parser.exit(2, f"{parser.prog}: error: --impl {args.impl}: {exc}\n")
+            progress.finished(k)
             ok &= report.ok
+            if not report.ok:
+                failed.append((f"[{label}] {net!r}", report))
             reports.append({"network": repr(net), "impl": label, **report.as_dict()})
             if args.plot is not None:
                 full.append(report)
@@ -335,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if simple is not None:
             ok &= simple.ok
             b = simple.blocks[0]
-            rows.setdefault("a−y = general BP1", Row("a−y = general BP1")).add(
+            rows.setdefault(IDENTITY, Row(IDENTITY)).add(
                 b.checked, 0, b.worst_ratio, b.worst_error, "exact",
                 [f"{net!r}: {e}" for e in b.mismatches])
     progress.done()
@@ -351,7 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ok": ok,
             "settings": {k: getattr(args, k) for k in vars(args)},
             "equations": {r.equation: {
-                "networks": r.networks, "checked": r.checked, "skipped": r.skipped,
+                "arrays": r.arrays, "networks": r.arrays, "checked": r.checked,
+                "skipped": r.skipped,
                 "worst_error_over_tolerance": r.worst_ratio, "worst_error": r.worst_error,
                 "methods": sorted(r.methods), "failures": r.failures} for r in rows.values()},
             "reports": reports,
@@ -360,35 +503,65 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["plot"] = plot
         print(json.dumps(result, indent=2))
         return 0 if ok else 1
-    print(_table(rows, len(networks), [label for label, _ in impls], args))
+    print(_table(rows, len(networks), [label for label, _ in impls], args,
+                 [] if one else failed))
     if plot is not None:
         r = reports[plot["report"]]
         print(f"heatmap of {r['impl']} on {r['network']}: {plot['path']}")
     return 0 if ok else 1
 
 
-def _table(rows: dict[str, Row], n_configs: int, impls: list[str], args: Any) -> str:
-    order = ["BP1", SIMPLIFIED, "a−y = general BP1", "BP2", "BP3", "BP4"]
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+FAILED_SHOWN = 10  # failing checks of a sweep summarised under the table
+
+
+def _failed_lines(failed: list[tuple[str, Report]]) -> list[str]:
+    """Each failing check of a sweep once: the network, how many elements, and the
+    first broken equations with their slips (the full report: check that network alone)."""
+    lines = ["", f"Failed: {_count(len(failed), 'check')} (network x implementation)"]
+    for what, report in failed[:FAILED_SHOWN]:
+        lines.append(f"  {what}: {len(report.mismatches)} of {report.checked} elements")
+        for finding in report.findings[:2]:
+            lines.append("    " + finding.text)
+            if finding.slip:
+                lines.append("      " + finding.slip)
+        if len(report.findings) > 2:
+            lines.append(f"    ... and {len(report.findings) - 2} more broken equations")
+    if len(failed) > FAILED_SHOWN:
+        lines.append(f"  ... and {len(failed) - FAILED_SHOWN} more")
+    lines.append("  (the full report of one network: give its --sizes, --activations and --cost)")
+    return lines
+
+
+def _table(rows: dict[str, Row], n_configs: int, impls: list[str], args: Any,
+           failed: list[tuple[str, Report]]) -> str:
+    order = [name for name in ("BP1", SIMPLIFIED, IDENTITY, "BP2", "BP3", "BP4") if name in rows]
+    labels = {name: LABELS.get(name, name) for name in order}
+    methods = {name: ", ".join(sorted(rows[name].methods)) for name in order}
+    w = max([20, *(len(label) for label in labels.values())])
+    w_method = max([13, *(len(m) for m in methods.values())])
     lines = [
-        f"backprop-check: {n_configs} networks x {', '.join(impls)}, batch {args.batch}, "
+        f"backprop-check: {_count(n_configs, 'network')} x "
+        f"{_count(len(impls), 'implementation')} ({', '.join(impls)}), batch {args.batch}, "
         f"{args.dtype}, seed {args.seed}",
         "",
-        f"{'equation':<20} {'nets':>5} {'method':<13} {'worst err/tol':>13} "
+        f"{'equation':<{w}} {'arrays':>6} {'method':<{w_method}} {'worst err/tol':>13} "
         f"{'worst error':>11} {'checked':>8} {'skipped':>8}  verdict",
     ]
     for name in order:
-        if name not in rows:
-            continue
         r = rows[name]
         lines.append(
-            f"{name:<20} {r.networks:>5} {'/'.join(sorted(r.methods)):<13} "
+            f"{labels[name]:<{w}} {r.arrays:>6} {methods[name]:<{w_method}} "
             f"{r.worst_ratio:>13.2g} {r.worst_error:>11.2e} {r.checked:>8} {r.skipped:>8}  "
             + ("verified" if not r.failures else f"{len(r.failures)} MISMATCHED"))
+    if SIMPLIFIED in rows or IDENTITY in rows:
+        lines.append(LEGEND)
     failures = [f for r in rows.values() for f in r.failures]
-    if failures:
-        lines.append("")
-        lines.append(f"Mismatched elements: {len(failures)}")
-        lines.extend("  " + f for f in failures[:30])
+    if failed:
+        lines.extend(_failed_lines(failed))
     lines.append("")
     lines.append("verified: every element within its error-model tolerance"
                  if not failures else "FAILED")

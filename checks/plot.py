@@ -6,7 +6,7 @@
 
 matplotlib is imported inside the functions and drawn on an Agg canvas (no
 pyplot, no display), so `import checks.plot` costs nothing and works headless.
-Install it with: pip install -e '.[plot]'.
+Install it with: pip install matplotlib (works from any folder).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["StepSizeErrors", "heatmap", "require_matplotlib", "step_size_curve",
            "step_size_errors"]
 
-INSTALL_HINT = "pip install -e '.[plot]'"
+# Works from any folder; `pip install -e '.[plot]'` works only from a checkout.
+INSTALL_HINT = "pip install matplotlib"
 # Ratios are drawn on a log scale from RATIO_RANGE[0] to [1]; 1 (= the tolerance)
 # is the middle of the colour map, so a mismatch is red and a pass blue.
 RATIO_RANGE = (1e-4, 1e4)
@@ -43,7 +44,8 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ImportError(f"the pictures need matplotlib: {INSTALL_HINT}") from exc
+        raise ImportError(f"the pictures need matplotlib: {INSTALL_HINT} (in a checkout of "
+                          "backprop-check, pip install -e '.[plot]' installs it too)") from exc
 
 
 def _figure(width: float, height: float,

@@ -1,8 +1,9 @@
 """backprop-check, the command line: the main job, its exit codes (0 verified, 1 a mismatch,
-2 a usage error), which networks each combination of --sizes, --activations and --cost checks
-(checks.sweep.configs), its JSON, --plot and progress. A new test goes here if it runs main() or
-the command; what a bad option's message says is tested here too, while the same bad
-value passed to the Python API belongs in test_validation.py.
+2 a usage error or a malformed result, 3 a crash in the code checked), which networks each
+combination of --sizes, --activations and --cost checks (checks.sweep.configs), its JSON,
+--directions, --plot and progress. A new test goes here if it runs main() or the command; what
+a bad option's message says is tested here too, while the same bad value passed to the Python
+API belongs in test_validation.py.
 """
 
 import hashlib
@@ -12,6 +13,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 
@@ -27,9 +29,37 @@ ONE_NETWORK = ["--sizes", "3,4,2", "--activations", "tanh", "--cost", "quadratic
 def test_main_job_verifies_every_equation_and_exits_0(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
-    for equation in ("BP1", "BP2", "BP3", "BP4", "δ^L = a^L − y", "a−y = general BP1"):
+    for equation in ("BP1", "BP2", "BP3", "BP4", "BP1 (cost with a − y)",
+                     "a − y = general BP1 (identity check)"):
         assert equation in out
     assert "MISMATCH" not in out and "verified" in out
+    # The table says what each count counts.
+    lines = out.splitlines()
+    assert lines[0] == ("backprop-check: 56 networks x 2 implementations (vectorized, loop), "
+                        "batch 4, float64, seed 0")
+    assert lines[2].split()[:3] == ["equation", "arrays", "method"]
+    rows = {line[:36].strip(): line[36:].split() for line in lines[3:9]}
+    # arrays: network x implementation x layer for BP2-BP4 (BP2: hidden layers only),
+    # the output layer's delta for BP1, one per network (no implementation) for the identity.
+    assert {name: int(row[0]) for name, row in rows.items()} == {
+        "BP1": 60, "BP1 (cost with a − y)": 52, "a − y = general BP1 (identity check)": 26,
+        "BP2": 144, "BP3": 256, "BP4": 256}
+    assert rows["a − y = general BP1 (identity check)"][1] == "exact"
+    assert lines[9] == cli.LEGEND  # under the table, once
+
+
+def test_the_a_minus_y_rows_and_their_legend_appear_only_for_costs_that_have_it(capsys):
+    assert main(["--cost", "quadratic", "--activations", "tanh", "--impl", "loop"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("backprop-check: 3 networks x 1 implementation (loop), ")
+    assert "a − y" not in out and cli.LEGEND not in out
+    assert main(["--cost", "cross_entropy", "--sizes", "3,2", "--impl", "loop"]) == 0
+    out = capsys.readouterr().out
+    assert "\nbackprop-check: 1 network x 1 implementation (loop), " in out
+    table = out[out.index("\nbackprop-check: "):]
+    assert "\nBP1 (cost with a − y) " in table
+    assert re.search(r"^BP1 +\d", table, flags=re.MULTILINE) is None  # no plain BP1 row
+    assert out.count(cli.LEGEND) == 1
 
 
 def test_json_output_has_ok_settings_and_equations(capsys):
@@ -38,6 +68,8 @@ def test_json_output_has_ok_settings_and_equations(capsys):
     assert data["ok"] is True
     assert data["settings"]["sizes"] == "3,4,2"
     assert set(data["equations"]) == {"BP1", "BP2", "BP3", "BP4"}
+    # "networks" is the former name of "arrays": kept, with the same value.
+    assert all(row["arrays"] == row["networks"] > 0 for row in data["equations"].values())
     assert data["reports"][0]["blocks"][0]["checked"] > 0
 
 
@@ -53,7 +85,12 @@ def test_a_planted_bug_in_a_user_backprop_exits_1_and_names_the_equation(tmp_pat
     monkeypatch.chdir(tmp_path)
     assert main([*ONE_NETWORK, "--impl", "mybackprop:backprop"]) == 1
     out = capsys.readouterr().out
-    assert "BP4 dW[1][j=0, i=0]" in out and "FAILED" in out
+    assert "BP4 dW[1][j=" in out and "FAILED" in out
+    assert "BP4 at layer 1: dW[1] != your delta[1] @ a[1].T / m" in out
+    assert "every element is 2" in out
+    # Each mismatched element is printed once: the report lists it, the summary does not.
+    listed = re.findall(r"BP4 dW\[\d\]\[j=\d, i=\d\]", out)
+    assert listed and len(listed) == len(set(listed)), out
 
 
 @pytest.mark.parametrize("argv", [["--batch", "0"], ["--sizes", "3,x,2"], ["--cost", "nope"],
@@ -88,8 +125,8 @@ BLOCK_KEYS = {"equation", "name", "layer", "method", "checked", "skipped", "wors
               "tolerance_at_worst", "worst_error_over_tolerance", "mismatches",
               "skipped_elements"}
 REPORT_KEYS = {"network", "impl", "ok", "title", "method", "method_reason", "checked",
-               "skipped", "mismatched", "blocks"}
-EQUATION_KEYS = {"networks", "checked", "skipped", "worst_error_over_tolerance",
+               "skipped", "mismatched", "blocks", "diagnosis"}
+EQUATION_KEYS = {"arrays", "networks", "checked", "skipped", "worst_error_over_tolerance",
                  "worst_error", "methods", "failures"}
 
 
@@ -100,7 +137,7 @@ def test_json_has_the_shape_documented_in_the_cli_docstring(tmp_path, capsys, mo
     assert set(data) == {"ok", "settings", "equations", "reports"}
     assert data["ok"] is False
     assert set(data["settings"]) == {"sizes", "activations", "cost", "batch", "dtype", "seed",
-                                     "method", "impl", "json", "plot"}
+                                     "method", "directions", "impl", "json", "plot"}
     assert all(set(row) == EQUATION_KEYS for row in data["equations"].values())
     assert len(data["equations"]["BP4"]["failures"]) == 3 * 4 + 4 * 2  # all of dW doubled
     (report,) = data["reports"]
@@ -133,7 +170,8 @@ def test_plot_without_matplotlib_exits_2_saying_how_to_install_it(tmp_path, caps
     with pytest.raises(SystemExit) as exc:
         main(["--sizes", "3,4,2", "--plot", str(tmp_path / "x.png")])
     assert exc.value.code == 2
-    assert "pip install -e '.[plot]'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--plot needs matplotlib, which is not installed: pip install matplotlib\n" in err
 
 
 def test_plot_into_a_missing_directory_exits_2_before_checking(tmp_path, capsys):
@@ -156,8 +194,8 @@ def test_progress_on_a_terminal_is_one_rewritten_line_on_stderr(monkeypatch, cap
     assert main([*ONE_NETWORK, "--impl", "both", "--json"]) == 0
     json.loads(capsys.readouterr().out)  # stdout stays pure JSON
     err = terminal.getvalue()
-    assert "\r[1/2] checking vectorized on [3, 4, 2] quadratic" in err
-    assert "\r[2/2] checking loop on [3, 4, 2] quadratic" in err
+    assert "\r[1/2] checking vectorized on [3, 4, 2] quadratic: 0/100 elements" in err
+    assert "\r[2/2] checking loop on [3, 4, 2] quadratic: 50/100 elements, ~" in err
     assert "\n" not in err and err.endswith("\r")  # the line is wiped at the end
 
 
@@ -170,8 +208,94 @@ def test_progress_off_a_terminal_appears_only_after_progress_after_seconds(monke
     captured = capsys.readouterr()
     json.loads(captured.out)
     first, *_, last = captured.err.splitlines()
-    assert first == "[1/2] checking vectorized on [3, 4, 2] quadratic"
+    assert first == "[1/2] checking vectorized on [3, 4, 2] quadratic: 0/100 elements"
     assert re.fullmatch(r"\[2/2\] done in \d+\.\d s", last)
+
+
+class _Clock:
+    """A fake time.monotonic: `now` seconds, moved by `tick` at every reading."""
+
+    def __init__(self, tick=0.0):
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self):
+        self.now += self.tick
+        return self.now
+
+
+def test_progress_estimates_the_time_left_from_the_elements_of_the_whole_run():
+    clock, stream = _Clock(), io.StringIO()
+    progress = cli.Progress([100, 300], stream, clock=clock)
+    clock.now = 2.0
+    progress.within(1, "vectorized on [3, 4, 2] quadratic")(50, 100)
+    # 50 of 400 elements in 2 s: 350 more take 14 s; 16 s in all is short, no suggestion.
+    assert stream.getvalue() == ("[1/2] checking vectorized on [3, 4, 2] quadratic: "
+                                 "50/400 elements, ~14 s left\n")
+    progress.finished(1)
+    clock.now = 3.0
+    progress.within(2, "loop on [3, 4, 2] quadratic")(0, 200)  # its own total replaces 300
+    assert stream.getvalue().splitlines()[-1] == ("[2/2] checking loop on [3, 4, 2] "
+                                                  "quadratic: 100/300 elements, ~6 s left")
+
+
+def test_a_long_run_suggests_directions_once():
+    clock, stream = _Clock(), io.StringIO()
+    progress = cli.Progress([1000, 1000], stream, clock=clock)
+    update = progress.within(1, "vectorized on [784, 100, 10] quadratic")
+    for now, done in [(2.0, 10), (3.5, 20), (5.0, 30)]:
+        clock.now = now
+        update(done, 1000)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "this will take ~400 s; --directions 4 checks each array along 4 random directions "
+        "first and is much faster",
+        "[1/2] checking vectorized on [784, 100, 10] quadratic: 10/2000 elements, ~398 s left",
+        "[1/2] checking vectorized on [784, 100, 10] quadratic: 20/2000 elements, ~346 s left",
+        "[1/2] checking vectorized on [784, 100, 10] quadratic: 30/2000 elements, ~328 s left"]
+
+
+def test_no_suggestion_with_directions_given_or_before_a_second_of_measurement():
+    clock, stream = _Clock(), io.StringIO()
+    progress = cli.Progress([1000], stream, suggest=False, clock=clock)
+    clock.now = 2.0
+    progress.within(1, "x")(10, 1000)
+    assert "--directions" not in stream.getvalue() and "~198 s left" in stream.getvalue()
+    clock, terminal = _Clock(), _Terminal()
+    progress = cli.Progress([1000], terminal, clock=clock)
+    clock.now = 0.5  # on a terminal the estimate shows at once; it is not trusted yet
+    progress.within(1, "x")(1, 1000)
+    assert terminal.getvalue() == "\r[1/1] checking x: 1/1000 elements, ~500 s left"
+    clock.now = 1.0
+    progress.within(1, "x")(2, 1000)
+    assert terminal.getvalue().count("this will take ~500 s; --directions 4") == 1
+    # ...on a line of its own: the progress line is wiped first and written again after.
+    first = "[1/1] checking x: 1/1000 elements, ~500 s left"
+    assert "\r" + " " * len(first) + "\rthis will take" in terminal.getvalue()
+    assert terminal.getvalue().endswith("faster\n\r[1/1] checking x: 2/1000 elements, "
+                                        "~499 s left")
+
+
+def test_the_cli_suggests_directions_when_its_run_is_estimated_long(monkeypatch, capsys):
+    clock = _Clock(tick=5.0)  # every reading of the clock: 5 s later
+    monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=clock))
+    assert main([*ONE_NETWORK, "--json"]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)  # stdout stays pure JSON
+    err = captured.err.splitlines()
+    assert sum(line.startswith("this will take ~") for line in err) == 1
+    assert err[0] == "[1/2] checking vectorized on [3, 4, 2] quadratic: 0/100 elements"
+    assert re.fullmatch(r"\[1/2\] checking vectorized on \[3, 4, 2\] quadratic: "
+                        r"\d+/100 elements, ~\d+ s left", err[2]), err
+    assert re.fullmatch(r"\[2/2\] done in \d+\.\d s", err[-1])
+
+
+def test_the_cli_does_not_suggest_directions_for_a_short_run(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=_Clock(tick=0.01)))
+    terminal = _Terminal()  # every update is shown
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main([*ONE_NETWORK, "--json"]) == 0
+    assert "elements, ~0 s left" in terminal.getvalue()
+    assert "--directions" not in terminal.getvalue()
 
 
 @pytest.mark.parametrize(("argv", "fragment"), [
@@ -198,6 +322,8 @@ def test_progress_off_a_terminal_appears_only_after_progress_after_seconds(monke
     (["--dtype", "float16"], "invalid choice: 'float16'"),
     (["--method", "five-point"], "invalid choice: 'five-point'"),
     (["--impl", "no_such_module:backprop"], "cannot import 'no_such_module'"),
+    (["--directions", "0"], "--directions must be >= 1, got 0"),
+    (["--directions", "x"], "argument --directions: invalid int value: 'x'"),
 ])
 def test_cli_bad_usage_exits_2_naming_the_option(argv, fragment, capsys):
     with pytest.raises(SystemExit) as info:
@@ -207,14 +333,128 @@ def test_cli_bad_usage_exits_2_naming_the_option(argv, fragment, capsys):
     assert fragment in err and "usage: backprop-check" in err, err
 
 
-def test_cli_user_backprop_with_a_malformed_result_exits_2(tmp_path, monkeypatch, capsys):
+def test_cli_user_backprop_with_a_malformed_result_exits_2_without_the_usage_banner(
+        tmp_path, monkeypatch, capsys):
     (tmp_path / "issue6_junk_backprop.py").write_text("def backprop(net, X, Y):\n    return None\n")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as info:
         main([*ONE_NETWORK, "--impl", "issue6_junk_backprop:backprop"])
     assert info.value.code == 2
     err = capsys.readouterr().err
+    assert err.startswith("backprop-check: error: --impl issue6_junk_backprop:backprop: ")
     assert "must return Gradients(delta, dW, db)" in err and "got NoneType" in err, err
+    assert "usage:" not in err
+
+
+WRONG_TRANSPOSE = """
+    import numpy as np
+    from backprop import Gradients
+
+    def backprop(net, X, Y):
+        a, z = [X], []
+        for W, b in zip(net.weights, net.biases):
+            z.append(W @ a[-1] + b)
+            a.append(np.tanh(z[-1]))
+        L, m = net.L, X.shape[1]
+        delta = [None] * L
+        delta[L - 1] = (a[L] - Y) * (1 - a[L] ** 2)
+        for l in range(L - 2, -1, -1):
+            delta[l] = (net.weights[l + 1] @ delta[l + 1]) * (1 - a[l + 1] ** 2)  # W, not W^T
+        dW = [delta[l] @ a[l].T / m for l in range(L)]
+        db = [delta[l].mean(axis=1, keepdims=True) for l in range(L)]
+        return Gradients(delta, dW, db)
+"""
+
+
+def _user_module(tmp_path, monkeypatch, name, source):
+    """source written to tmp_path/name.py, importable by --impl name:... in this test only."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return path
+
+
+def test_a_crash_in_the_user_backprop_exits_3_showing_the_users_file_and_line(
+        tmp_path, monkeypatch, capsys):
+    path = _user_module(tmp_path, monkeypatch, "wrong_transpose", WRONG_TRANSPOSE)
+    line = next(k for k, text in enumerate(path.read_text().splitlines(), 1) if "W, not" in text)
+    assert main([*ONE_NETWORK, "--impl", "wrong_transpose:backprop"]) == 3
+    captured = capsys.readouterr()
+    err = captured.err
+    assert captured.out == "" and "usage:" not in err
+    assert err.startswith("backprop-check: --impl wrong_transpose:backprop raised ValueError "
+                          "while checking Network(sizes=[3, 4, 2]")
+    assert f'wrong_transpose.py", line {line}, in backprop' in err
+    assert "net.weights[l + 1] @ delta[l + 1]" in err
+    assert err.rstrip().splitlines()[-1].startswith("ValueError: matmul: ")
+    # The frames of backprop-check itself (cli.py, network.py) are left out.
+    assert "checks" + "/" not in err.replace("checks.", "") and "cli.py" not in err
+
+
+PER_EXAMPLE = """
+    from checks import per_example
+
+    def crashing(net, x, y):
+        return {}["db"]
+
+    def backprop_returning_a_list(net, x, y):
+        return [1, 2, 3]
+
+    def misusing_the_library(net, X, Y):
+        from backprop import vectorized
+        return vectorized.backprop(net, X[:1], Y)
+
+    crash = per_example(crashing)
+    malformed = per_example(backprop_returning_a_list)
+"""
+
+
+def test_a_crash_inside_per_example_exits_3_and_its_malformed_result_exits_2(
+        tmp_path, monkeypatch, capsys):
+    _user_module(tmp_path, monkeypatch, "per_example_cases", PER_EXAMPLE)
+    assert main([*ONE_NETWORK, "--impl", "per_example_cases:crash"]) == 3
+    err = capsys.readouterr().err
+    assert 'per_example_cases.py", line 5, in crashing' in err and "KeyError: 'db'" in err
+    with pytest.raises(SystemExit) as info:
+        main([*ONE_NETWORK, "--impl", "per_example_cases:malformed"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "backprop_returning_a_list must return (nabla_b, nabla_w)" in err
+    assert "Traceback" not in err and "usage:" not in err
+
+
+def test_the_library_raising_under_the_users_call_is_a_crash_shown_at_the_users_line(
+        tmp_path, monkeypatch, capsys):
+    _user_module(tmp_path, monkeypatch, "per_example_cases", PER_EXAMPLE)
+    assert main([*ONE_NETWORK, "--impl", "per_example_cases:misusing_the_library"]) == 3
+    err = capsys.readouterr().err
+    assert 'per_example_cases.py", line 12, in misusing_the_library' in err
+    assert "ValueError: X has 1 rows, but the network's input layer has 3 neurons" in err
+    assert "validate.py" not in err  # backprop's own frames are left out
+
+
+def test_directions_checks_projections_and_passes_a_correct_network(capsys):
+    assert main([*ONE_NETWORK, "--directions", "4", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["settings"]["directions"] == 4
+    blocks = [b for r in data["reports"] for b in r["blocks"]]
+    assert {b["method"] for b in blocks} == {"complex_step/dir"}
+    assert all(b["name"].endswith("·u") for b in blocks)
+    assert {m for row in data["equations"].values() for m in row["methods"]} == {
+        "complex_step/dir"}
+
+
+def test_directions_still_names_the_element_of_a_planted_bug(tmp_path, capsys, monkeypatch):
+    _plant_bp4_slip(tmp_path, monkeypatch)
+    assert main([*ONE_NETWORK, "--impl", "mybackprop:backprop", "--directions", "4"]) == 1
+    out = capsys.readouterr().out
+    assert "BP4 dW[1][j=" in out and "FAILED" in out
+    # Every dW failed along its directions and was then checked element by element.
+    table = out[out.index("\nbackprop-check: "):].splitlines()
+    method = {line.split()[0]: line.split()[2] for line in table if line.startswith("BP")}
+    assert method == {"BP1": "complex_step/dir", "BP2": "complex_step/dir",
+                      "BP3": "complex_step/dir", "BP4": "complex_step"}
 
 
 @pytest.mark.parametrize("sizes", ["3,2", "3,4,3"])
@@ -318,12 +558,13 @@ def test_configs_rejects_a_choice_that_fits_no_network_naming_the_option():
 def test_a_sweep_prints_the_table_and_one_network_its_report(capsys):
     assert main(["--activations", "sigmoid", "--cost", "cross_entropy", "--impl", "loop"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("backprop-check: 3 networks x loop") and "check_network(" not in out
+    assert out.startswith("backprop-check: 3 networks x 1 implementation (loop)")
+    assert "check_network(" not in out
     assert main([*ONE_NETWORK, "--impl", "loop"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("check_network(loop.backprop) Network(sizes=[3, 4, 2], "
                           "activations=['tanh', 'tanh'], cost='quadratic'")
-    assert "backprop-check: 1 networks x loop" in out
+    assert "backprop-check: 1 network x 1 implementation (loop)" in out
 
 
 NIELSEN = """
@@ -364,3 +605,22 @@ def test_a_sigmoid_only_backprop_passes_the_sigmoid_sweep_over_sizes_and_depths(
                  "nielsen:backprop"]) == 0
     # ...and the same code is caught where its sigmoid is wrong.
     assert main([*ONE_NETWORK, "--impl", "nielsen:backprop"]) == 1
+
+
+def test_a_failing_sweep_names_each_failing_network_once_with_its_first_broken_equation(
+        tmp_path, capsys, monkeypatch):
+    (tmp_path / "sumbackprop.py").write_text(textwrap.dedent("""
+        from backprop import Gradients, vectorized
+
+        def backprop(net, X, Y):
+            g = vectorized.backprop(net, X, Y)
+            return Gradients(g.delta, [w * X.shape[1] for w in g.dW], g.db)  # BP4: no 1/m
+    """))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--impl", "sumbackprop:backprop", "--activations", "tanh",
+                 "--cost", "quadratic"]) == 1
+    out = capsys.readouterr().out
+    assert "Failed: 3 checks (network x implementation)" in out
+    for sizes in ("[3, 2]", "[3, 4, 2]", "[3, 5, 4, 3]"):
+        assert out.count(f"Network(sizes={sizes},") == 1, out
+    assert out.count("a missing 1/m") >= 3 and "analytic=" not in out
