@@ -1,6 +1,8 @@
-"""The README's examples run as written: the code a student copies must work."""
+"""The README's examples run as written, and its sample outputs are what the commands print
+now: the code a student copies must work, and the output shown must be the output they get."""
 
 import contextlib
+import difflib
 import io
 import re
 import sys
@@ -9,9 +11,14 @@ from pathlib import Path
 import pytest
 
 from checks.cli import main
+from tools.readme_samples import refresh, samples
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+# A block whose first line is `# NAME.py` is a module the others import; the rest are programs.
+MODULES = {m[1]: b for b in BLOCKS if (m := re.match(r"# (\w+)\.py\b", b))}
+PROGRAMS = [b for b in BLOCKS if not re.match(r"# (\w+)\.py\b", b)]
 
 
 def block(first_line: str) -> str:
@@ -19,6 +26,20 @@ def block(first_line: str) -> str:
     found = [b for b in BLOCKS if b.startswith(first_line)]
     assert len(found) == 1, f"README has {len(found)} python blocks starting {first_line!r}"
     return found[0]
+
+
+@pytest.fixture
+def readme_modules(tmp_path, monkeypatch):
+    """Every `# NAME.py` block of the README, importable from a fresh folder (the cwd)."""
+    for name, source in MODULES.items():
+        (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    for name in MODULES:
+        sys.modules.pop(name, None)
+    yield tmp_path
+    for name in MODULES:
+        sys.modules.pop(name, None)
 
 
 @pytest.fixture
@@ -47,3 +68,76 @@ def test_the_readme_command_sweeps_the_nielsen_style_backprop(nielsen, capsys):
     assert command is not None, "README no longer shows the per-example command"
     argv = ["--impl", "nielsen_backprop:batch", *command.group(1).split()]
     assert main(argv) == 0, capsys.readouterr().out
+
+
+def _where(program: str) -> str:
+    """README.md:LINE of a python block, to name its test."""
+    return f"README.md:{README[:README.index(program)].count(chr(10))}"
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=[_where(p) for p in PROGRAMS])
+def test_every_python_program_in_the_readme_runs(program, readme_modules):
+    """Each program block runs as written (its own asserts hold), and each test it defines
+    passes, with the README's modules (mybackprop.py, ...) importable as a student has them."""
+    namespace: dict[str, object] = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(program, "README.md", "exec"), namespace)
+        tests = [f for name, f in namespace.items() if name.startswith("test_") and callable(f)]
+        for test in tests:
+            test()
+
+
+def test_the_readme_shows_the_example_programs_it_promises():
+    assert {"mybackprop", "nielsen_backprop"} <= set(MODULES), sorted(MODULES)
+    assert any("def test_" in p and "from mybackprop import backprop" in p for p in PROGRAMS), \
+        "README no longer has the pytest example that imports mybackprop"
+    assert any("check_network(net, X, Y" in p and "import mybackprop" not in p
+               for p in PROGRAMS), "README no longer has the API example"
+
+
+def test_the_readme_samples_are_what_their_commands_print_now():
+    assert samples(README), "README has no <!-- sample: ... --> blocks"
+    new, stale = refresh(README)
+    diff = "".join(difflib.unified_diff(README.splitlines(keepends=True),
+                                        new.splitlines(keepends=True), "README.md", "now", n=1))
+    assert not stale, (
+        f"{len(stale)} README sample(s) differ from what their commands print now: "
+        f"{stale}; run `python tools/readme_samples.py` to refresh them.\n{diff}")
+
+
+def test_the_sample_tool_runs_a_module_sample_from_the_readmes_own_code():
+    text = ("```python\n# tiny.py\nfrom backprop import vectorized\n"
+            "backprop = vectorized.backprop\n```\n\n"
+            "<!-- sample: backprop-check --impl tiny:backprop --sizes 3,2 "
+            "--activations sigmoid --cost quadratic | module=tiny -->\n"
+            "```\nold output\n```\n")
+    new, stale = refresh(text)
+    assert len(stale) == 1 and stale[0].endswith("| module=tiny"), stale
+    body = new.split("module=tiny -->\n```\n")[1]
+    assert body.startswith("check_network(backprop) Network(sizes=[3, 2]"), body
+    assert refresh(new) == (new, []), "a refreshed sample is not stable"
+    assert "tiny" not in sys.modules
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's anchors for the headings of a Markdown file (outside code blocks)."""
+    text = re.sub(r"```.*?```", "", markdown, flags=re.DOTALL)
+    headings = re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+def test_every_link_points_to_a_file_in_the_repository(page):
+    """The README and docs/ refer to nothing outside the repository, and nothing missing."""
+    path = ROOT / page
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        file, _, anchor = target.partition("#")
+        where = (path.parent / file).resolve() if file else path
+        if "://" in target or not where.is_relative_to(ROOT) or not where.exists():
+            broken.append(target)
+        elif anchor and where.suffix == ".md" and anchor not in _anchors(where.read_text()):
+            broken.append(target)
+    assert not broken, f"{page} links to {broken}: not a file or heading in this repository"
