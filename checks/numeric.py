@@ -15,12 +15,25 @@ truncation (O(h^2), O(h^4)) against round-off (u |f| / h): the steps above
 balance the two. Both also evaluate the same stencil at twice the step; the
 change between the two estimates measures the truncation error, which goes
 into the tolerance (step halving, as in Richardson's own error estimate).
+
+A kink of f (relu, max, |x|) at x + t with |t| < 2h breaks that estimate: when
+|t| << h both stencils are off by about half the jump of f' there, and agree.
+Two tests see a kink (`Reading.kinked` and `steady`, used by checks.gradcheck):
+  jump       J = sum_c w_c S_c / h over the second differences
+             S_c = f(x + ch) - 2 f(x) + f(x - ch) of the offset pairs +-c. A smooth f
+             has S_c = c^2 h^2 f'' + c^4 h^4 f''''/12 + ..., which w cancels (J is
+             O(h^3) or O(h^5)); a kink at x has S_c = c h D, and J = D, the jump of f':
+             forward and backward differences disagree by an amount that does not
+             shrink with the step.
+  two steps  the estimate at h/4 is not where step halving predicts from the
+             stencil at h (`predicts`): a kink moves the two by different
+             fractions of its jump.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +47,8 @@ class Method:
 
     `order` is the power p of the truncation error O(h^p); the estimate at
     step 2h then differs by about (2^p - 1) times the truncation error.
+    `jump`: the weights w_c of the jump test (module docstring), one per pair of
+    offsets +-c. `scale` multiplies the step (the probe's retries shrink it).
     """
 
     name: str
@@ -41,13 +56,19 @@ class Method:
     weights: tuple[float, ...]
     complex_step: bool
     order: int
+    jump: tuple[float, ...] = ()
+    scale: float = 1.0
 
     def step(self, u: float) -> float:
-        """The base step for unit roundoff u (times max(1, |theta|))."""
+        """The base step for unit roundoff u (times max(1, |theta|)), times scale."""
         if self.complex_step:
-            return 2.0**-66
+            return 2.0**-66 * self.scale
         # Rounded to a power of two so that theta + h is exact for |theta| <= 1.
-        return float(2.0 ** np.round(np.log2(u ** (1.0 / (self.order + 1)))))
+        return float(2.0 ** np.round(np.log2(u ** (1.0 / (self.order + 1))))) * self.scale
+
+    def shrunk(self, factor: float) -> Method:
+        """The same stencil at step / factor."""
+        return replace(self, scale=self.scale / factor)
 
     @property
     def weight_sum(self) -> float:
@@ -56,14 +77,18 @@ class Method:
 
 
 COMPLEX_STEP = Method("complex_step", (1.0,), (1.0,), complex_step=True, order=2)
+# Jump weights. Central (c = 1, 2): 2 S_1 - S_2 / 2 cancels c^2; a kink gives h D, a
+# smooth f -h^4 f''''/2. Richardson (c = 1, 2, 4): (64 S_1 - 20 S_2 + S_4) / 28 cancels
+# c^2 and c^4; a kink gives h D, a smooth f 0.29 h^6 f^(6).
 CENTRAL = Method("central", (1.0, -1.0, 2.0, -2.0), (0.5, -0.5, 0.0, 0.0),
-                 complex_step=False, order=2)
+                 complex_step=False, order=2, jump=(2.0, -0.5))
 RICHARDSON = Method(
     "richardson",
     (1.0, -1.0, 2.0, -2.0, 4.0, -4.0),
     (8.0 / 12, -8.0 / 12, -1.0 / 12, 1.0 / 12, 0.0, 0.0),
     complex_step=False,
     order=4,
+    jump=(64.0 / 28, -20.0 / 28, 1.0 / 28),
 )
 METHODS: dict[str, Method] = {m.name: m for m in (COMPLEX_STEP, CENTRAL, RICHARDSON)}
 
@@ -80,14 +105,80 @@ def combine(method: Method, values: np.ndarray, h: np.ndarray | float) -> tuple[
     if method.complex_step:
         d = np.imag(values[0]) / h
         return d, np.zeros_like(d)
-    v = np.real(values)
-    if method is CENTRAL:
-        d_h = (v[0] - v[1]) / (2 * h)
-        d_2h = (v[2] - v[3]) / (4 * h)
-    else:
-        d_h = (8 * (v[0] - v[1]) - (v[2] - v[3])) / (12 * h)
-        d_2h = (8 * (v[2] - v[3]) - (v[4] - v[5])) / (24 * h)
+    d_h, d_2h = both_steps(method, values, h)
     return d_h, np.abs(d_h - d_2h) / (2**method.order - 1)
+
+
+def both_steps(method: Method, values: np.ndarray, h: np.ndarray | float) -> tuple[
+        np.ndarray, np.ndarray]:
+    """A finite-difference stencil's estimates at h and at 2h (see `combine`)."""
+    v = np.real(values)
+    if method.name == CENTRAL.name:
+        return (v[0] - v[1]) / (2 * h), (v[2] - v[3]) / (4 * h)
+    return ((8 * (v[0] - v[1]) - (v[2] - v[3])) / (12 * h),
+            (8 * (v[2] - v[3]) - (v[4] - v[5])) / (24 * h))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One element's finite-difference stencil at step h, read for f' and for kinks.
+
+    d: the estimate at h; trunc: its truncation error, signed, from step halving
+    ((d(2h) - d(h)) / (2^order - 1)); jump: J (module docstring); rounding and
+    jump_noise: what f's round-off eps = 16 u64 max |f| can do to d and to J.
+    """
+
+    d: float
+    trunc: float
+    jump: float
+    rounding: float
+    jump_noise: float
+
+    @property
+    def error(self) -> float:
+        """4 |trunc| + rounding + |jump| / 2: a kink at x too small for `kinked` to
+        see still moves d by half its jump, so half of J is allowed for."""
+        return 4 * abs(self.trunc) + self.rounding + abs(self.jump) / 2
+
+    @property
+    def kinked(self) -> bool:
+        """The jump test: J beyond its round-off and 2 |trunc|. A smooth f's J is
+        O(h) times its truncation error (module docstring); a kink's is the jump."""
+        return abs(self.jump) > self.jump_noise + 2 * abs(self.trunc)
+
+
+def read(method: Method, values: np.ndarray, center: float, h: float) -> Reading:
+    """The Reading of a finite-difference stencil: values = f at the method's
+    offsets times h, center = f(x)."""
+    d, d_2h = (float(e) for e in both_steps(method, values, h))
+    pairs = np.reshape(values, (-1, 2))
+    S = pairs[:, 0] + pairs[:, 1] - 2 * center  # the second differences S_c
+    w = np.asarray(method.jump)
+    eps = 16 * U64 * max(abs(center), float(np.max(np.abs(values))))
+    # Each value off by up to eps: J by eps (2 sum|w| + 2 |sum w|) / h, f(x) being in every S_c.
+    noise = 2 * float(np.sum(np.abs(w))) + 2 * abs(float(np.sum(w)))
+    return Reading(d, (d_2h - d) / (2**method.order - 1), float(w @ S) / h,
+                   eps * method.weight_sum / h, eps * noise / h)
+
+
+def predicts(d: Any, trunc: Any, d_fine: Any, rounding: Any, order: int,
+             shrink: float) -> Any:
+    """The two-steps test: is d_fine, the same stencil at h / shrink, where step
+    halving predicts, d - trunc (1 - shrink^-order), within rounding + |trunc|?
+
+    d, trunc: the estimate at h and its signed truncation error (`Reading`);
+    rounding: what round-off can do to both estimates. A smooth f passes (what
+    remains of the truncation error is O(h^2) times trunc); a kink within the
+    stencil at h moves the two estimates by different fractions of its jump.
+    """
+    predicted = d - trunc * (1 - shrink ** -float(order))
+    return np.abs(d_fine - predicted) <= rounding + np.abs(trunc)
+
+
+def steady(coarse: Reading, fine: Reading, order: int) -> bool:
+    """`predicts` for one element read at h (coarse) and h/4 (fine)."""
+    return bool(predicts(coarse.d, coarse.trunc, fine.d, coarse.rounding + fine.rounding,
+                         order, 4.0))
 
 
 def check_method(method: Any) -> str:
@@ -110,11 +201,14 @@ def choose_method(method: str, probe: Callable[[], tuple[bool, str]]) -> tuple[M
 
 
 COMPLEX_SAFE = "complex-safe: complex step agreed with Richardson on a random direction"
+# The probe's retries at smaller steps: 2^-11 / 16^k down to 2^-27, where Richardson
+# still resolves f' of an f of size 1 to about 1e-7 (its round-off: 16 u |f| / h).
+PROBE_SHRINK, PROBE_RETRIES = 16.0, 4
 Along = Callable[[Method], tuple[np.ndarray, np.ndarray]]
+Noise = Callable[[np.ndarray], np.ndarray]
 
 
-def probe(along: Along, noise: Callable[[np.ndarray], np.ndarray],
-          allowance: Callable[[np.ndarray], np.ndarray]) -> tuple[bool, str]:
+def probe(along: Along, noise: Noise, allowance: Noise) -> tuple[bool, str]:
     """Is f complex-safe? Complex step against Richardson along one seeded direction.
 
     along(method) evaluates f at the method's offsets times its step along the
@@ -124,6 +218,8 @@ def probe(along: Along, noise: Callable[[np.ndarray], np.ndarray],
     up as a disagreement larger than Richardson's error: 4 x its truncation
     estimate + noise(values) (the round-off of f) x weight_sum / h +
     allowance(derivative) (the callers' rounding of the derivative itself).
+    Not complex-safe: complex input raises, a real value comes back, or a
+    disagreement survives `retry`; a kink within the step does not.
     """
     try:
         with np.errstate(all="ignore"):
@@ -133,15 +229,80 @@ def probe(along: Along, noise: Callable[[np.ndarray], np.ndarray],
     if not np.iscomplexobj(values):
         return False, "a real value came back for complex input"
     cs, _ = combine(COMPLEX_STEP, values, COMPLEX_STEP.step(U64))
-    h = RICHARDSON.step(U64)
-    values_r, skip_r = along(RICHARDSON)
-    rich, trunc = combine(RICHARDSON, np.real(values_r), h)
-    tol = 4 * trunc + noise(values_r) * RICHARDSON.weight_sum / h + allowance(rich)
-    bad = ~(np.abs(cs - rich) <= tol) & ~skip & ~skip_r
-    if np.any(bad):
-        k = np.unravel_index(int(np.argmax(bad)), np.shape(bad))
-        cs, rich = (np.broadcast_to(v, np.shape(bad))[k] for v in (cs, rich))
-        return False, (f"complex step gave {cs:.6g}, Richardson {rich:.6g} along a random "
-                       "direction: something drops "
-                       "or mishandles Im (abs, norm, conj, a cast to real?)")
-    return True, COMPLEX_SAFE
+    rich = _Richardson.along(along, noise, allowance, RICHARDSON)
+    unexplained = ~(np.abs(cs - rich.d) <= rich.error) & ~skip & ~rich.skip
+    if not np.any(unexplained):
+        return True, COMPLEX_SAFE
+    return retry(along, noise, allowance, cs, rich, unexplained)
+
+
+def retry(along: Along, noise: Noise, allowance: Noise, cs: np.ndarray,
+          coarse: _Richardson, unexplained: np.ndarray) -> tuple[bool, str]:
+    """Complex step cs and Richardson (coarse) disagreed where `unexplained`: tell
+    a kink from an f that is not complex-safe by shrinking Richardson's step 16-fold.
+
+    Richardson is the suspect first: a kink at distance t moves its estimate as
+    long as the stencil (4h) reaches it, and once 4h < t it agrees with complex
+    step: complex-safe, "not smooth within the probe's step". Complex step is
+    blamed only where f is smooth at the smaller step (step halving sees no more
+    than round-off there, where a smooth f's truncation error is 16^4 times
+    smaller than at the larger) and the estimate there is where step halving
+    predicts from the larger (`predicts`), which disagrees with complex step. No
+    agreement of either kind down to 2^-27: f is not smooth at any of the
+    probe's steps, and complex step, which neither raised nor dropped Im, is used.
+    """
+    method = RICHARDSON
+    for _ in range(PROBE_RETRIES):
+        smaller = method.shrunk(PROBE_SHRINK)
+        fine = _Richardson.along(along, noise, allowance, smaller)
+        smooth = (np.abs(fine.trunc) <= fine.rounding) & predicts(
+            coarse.d, coarse.trunc, fine.d, coarse.rounding + fine.rounding, RICHARDSON.order,
+            PROBE_SHRINK)
+        blamed = unexplained & smooth & ~fine.skip
+        if np.any(blamed):
+            at = np.unravel_index(int(np.argmax(blamed)), np.shape(blamed))
+            c, r, r_s = (float(np.broadcast_to(v, np.shape(blamed))[at])
+                         for v in (cs, coarse.d, fine.d))
+            return False, (f"complex step gave {c:.6g}, Richardson {r:.6g} at step "
+                           f"{_power(method)} and {r_s:.6g} at {_power(smaller)} along a random "
+                           "direction: something drops or mishandles Im (abs, norm, conj, a "
+                           "cast to real?), or the point sits exactly on a kink")
+        unexplained = unexplained & ~(np.abs(cs - fine.d) <= fine.error) & ~fine.skip
+        if not np.any(unexplained):
+            return True, (f"complex-safe: complex step agreed with Richardson at step "
+                          f"{_power(smaller)} on a random direction; f is not smooth within "
+                          f"the probe's step {_power(RICHARDSON)} (a kink such as relu or max "
+                          "near the point)")
+        method, coarse = smaller, fine
+    return True, ("complex-safe as far as a probe can tell: complex step kept Im, and "
+                  f"Richardson never settled at steps {_power(RICHARDSON)} to {_power(method)} "
+                  "on a random direction: f is not smooth within the probe's steps (a kink "
+                  "such as relu or max near the point)")
+
+
+@dataclass(frozen=True)
+class _Richardson:
+    """Richardson along the probe's direction: the estimate d, its signed
+    truncation error, its error bound (`probe`), the round-off part of that
+    bound, and the elements to skip."""
+
+    d: np.ndarray
+    trunc: np.ndarray
+    error: np.ndarray
+    rounding: np.ndarray
+    skip: np.ndarray
+
+    @staticmethod
+    def along(along: Along, noise: Noise, allowance: Noise, method: Method) -> _Richardson:
+        values, skip = along(method)
+        h = method.step(U64)
+        d, d_2h = both_steps(method, values, h)
+        trunc = (d_2h - d) / (2**method.order - 1)
+        rounding = noise(values) * method.weight_sum / h
+        return _Richardson(d, trunc, 4 * np.abs(trunc) + rounding + allowance(d),
+                           rounding + allowance(d), skip)
+
+
+def _power(method: Method) -> str:
+    """The method's step as a power of two, e.g. 2^-11."""
+    return f"2^{round(float(np.log2(method.step(U64))))}"

@@ -15,11 +15,11 @@ index, analytic and numerical values, error and tolerance. They set
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from backprop import Array, Network
-from checks.gradcheck import gradcheck
+from backprop import Network
+from checks.gradcheck import Params, gradcheck
 from checks.network import Impl, check_network
 from checks.report import Report
 
@@ -27,9 +27,9 @@ __all__ = ["assert_gradients", "assert_network"]
 
 
 def assert_gradients(
-    f: Callable[[list[Array]], Any],
-    grad: Callable[[list[Array]], Sequence[Any]],
-    params: Sequence[Any],
+    f: Callable[[Any], Any],
+    grad: Callable[[Any], Any] | None,
+    params: Params,
     **options: Any,
 ) -> Report:
     """Assert grad(params) == df/dparams element by element, by `checks.gradcheck`.

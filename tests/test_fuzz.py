@@ -167,11 +167,14 @@ def test_gradcheck_takes_any_params_f_grad_and_options(data):
                       label="f's value")
     wrong = data.draw(st.booleans())
 
-    def f(p: list[np.ndarray]) -> Any:
-        return value if wrong else np.sum(np.sin(p[0]))
+    def f(p: Any) -> Any:  # params may be a dict of named arrays (junk() draws some)
+        first = next(iter(p.values())) if isinstance(p, dict) else p[0]
+        return value if wrong else np.sum(np.sin(first))
 
-    def grad(p: list[np.ndarray]) -> Any:
-        return data.draw(st.one_of(junk(), st.just([np.cos(q) for q in p]),
+    def grad(p: Any) -> Any:
+        right = ({k: np.cos(q) for k, q in p.items()} if isinstance(p, dict)
+                 else [np.cos(q) for q in p])
+        return data.draw(st.one_of(junk(), st.just(right),
                                    st.lists(array_like(shape), max_size=3)), label="grad")
 
     method = data.draw(st.one_of(st.sampled_from(["auto", "central", "richardson",
