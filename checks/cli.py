@@ -99,15 +99,12 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
-import itertools
 import json
 import sys
-import time
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -116,99 +113,13 @@ import checks
 from backprop import COSTS, Array, Gradients, Network
 from checks.network import Impl, check_network
 from checks.numeric import METHODS
-from checks.report import NOT_GIVEN, Report, compare
+from checks.progress import Progress, elements
+from checks.report import Report
+from checks.summary import IDENTITY, SIMPLIFIED, Row, identity_check, table
 from checks.sweep import Config, configs, random_batch
 
-# The keys of the two a - y rows (JSON, unchanged) and their labels in the table.
-SIMPLIFIED, IDENTITY = "BP1 δ^L = a^L − y", "a−y = general BP1"
-LABELS = {SIMPLIFIED: "BP1 (cost with a − y)",
-          IDENTITY: "a − y = general BP1 (identity check)"}
-LEGEND = ("(cost with a − y): BP1 where the cost gives δ^L = a^L − y; (identity check): "
-          "a^L − y = Jᵀ ∂C/∂a in float64, per network, not using the code checked")
 EXIT_STATUS = ("exit status: 0 verified, 1 a mismatch, 2 bad usage or a malformed result of "
                "--impl's function, 3 --impl's function raised (its traceback is on stderr)")
-# Seconds after which progress is shown even when stderr is not a terminal (CI logs).
-PROGRESS_AFTER = 1.0
-# A run estimated longer than this (s) suggests --directions, once the estimate rests on
-# ESTIMATE_AFTER s of measurement (the first fractions of a second say little).
-LONG_RUN, ESTIMATE_AFTER = 30.0, 1.0
-SUGGESTION = ("this will take ~{:.0f} s; --directions 4 checks each array along 4 random "
-              "directions first and is much faster")
-
-
-def elements(sizes: Sequence[int], m: int) -> int:
-    """How many elements check_network compares: delta[l] (n_l x m), dW[l], db[l]."""
-    return sum(n * m + n * n_prev + n for n_prev, n in itertools.pairwise(sizes))
-
-
-class Progress:
-    """"[k/n] checking <what>: done/total elements, ~s left" on stderr: a rewritten
-    line on a terminal, else plain lines at most one a second, and only once the run
-    has lasted PROGRESS_AFTER s. totals: the elements each of the n checks is
-    expected to compare (a check's own total replaces it once it reports one). The
-    time left is elapsed / done * remaining, over the whole run; suggest: say once
-    when that makes the run longer than LONG_RUN s. clock: time.monotonic."""
-
-    def __init__(self, totals: Sequence[int], stream: TextIO, *, suggest: bool = True,
-                 clock: Callable[[], float] | None = None) -> None:
-        self.n, self.stream, self.suggest = len(totals), stream, suggest
-        self.totals, self.checked = list(totals), [0] * len(totals)
-        self.clock = clock or time.monotonic
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.start = self.last = self.clock()
-        self.width = 0  # characters of the current terminal line
-        self.lines = 0  # plain lines written
-
-    def update(self, k: int, what: str) -> None:
-        now = self.clock()
-        done, total = sum(self.checked), sum(self.totals)
-        text = f"[{k}/{self.n}] checking {what}: {done}/{total} elements"
-        elapsed = now - self.start
-        if done and elapsed > 0:
-            text += f", ~{elapsed / done * (total - done):.0f} s left"
-            if self.suggest and elapsed >= ESTIMATE_AFTER and elapsed / done * total > LONG_RUN:
-                self.clear()
-                self.stream.write(SUGGESTION.format(elapsed / done * total) + "\n")
-                self.suggest = False
-        if self.tty:
-            text = text[:119]
-            self.stream.write("\r" + text.ljust(self.width))
-            self.width = len(text)
-        elif elapsed > PROGRESS_AFTER and (self.lines == 0 or now - self.last >= 1):
-            self.stream.write(text + "\n")
-            self.lines, self.last = self.lines + 1, now
-        else:
-            return
-        self.stream.flush()
-
-    def within(self, k: int, what: str) -> Callable[[int, int], None]:
-        """A check_network progress callback for check k: its elements done/total."""
-
-        def update(done: int, total: int) -> None:
-            self.checked[k - 1], self.totals[k - 1] = done, total
-            self.update(k, what)
-
-        return update
-
-    def finished(self, k: int) -> None:
-        """Check k is over: every element of it counts as done."""
-        self.checked[k - 1] = self.totals[k - 1]
-
-    def clear(self) -> None:
-        """Wipe the terminal line, e.g. before printing to the same terminal."""
-        if self.tty and self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
-            self.width = 0
-
-    def done(self) -> None:
-        self.clear()
-        if self.lines:
-            seconds = self.clock() - self.start
-            self.stream.write(f"[{self.n}/{self.n}] done in {seconds:.1f} s\n")
-            self.stream.flush()
-
-
 # The installed packages' folders: a frame in them is backprop-check's, not the user's.
 BACKPROP_DIR, CHECKS_DIR = (Path(p.__file__ or "").resolve().parent for p in (backprop, checks))
 
@@ -258,57 +169,6 @@ def _crash(exc: ImplCrashed, spec: str, net: Network) -> str:
     return (f"backprop-check: --impl {spec} raised {type(cause).__name__} while checking "
             f"{net!r} (the frames of backprop-check itself are left out):\n"
             + "".join(top.format()))
-
-
-@dataclass
-class Row:
-    """One line of the summary: an equation over many networks."""
-
-    equation: str
-    arrays: int = 0
-    checked: int = 0
-    skipped: int = 0
-    worst_ratio: float = 0.0
-    worst_error: float = 0.0
-    methods: set[str] = field(default_factory=set)
-    failures: list[str] = field(default_factory=list)
-
-    def add(self, checked: int, skipped: int, ratio: float, error: float, method: str,
-            failures: Sequence[str]) -> None:
-        self.arrays += method != NOT_GIVEN
-        self.checked += checked
-        self.skipped += skipped
-        if ratio >= self.worst_ratio:
-            self.worst_ratio, self.worst_error = ratio, error
-        self.methods.add(method)
-        self.failures.extend(failures)
-
-
-def _simplification(net: Network, X: Array, Y: Array) -> Report | None:
-    """The simplified delta^L = a - y against the general BP1 J^T dC/da (float64)."""
-    cost_fn = net.cost_fn
-    if cost_fn.delta is None:
-        return None
-    from backprop.network import forward_arrays
-
-    W = [w.astype(np.float64) for w in net.weights]
-    b = [v.astype(np.float64) for v in net.biases]
-    trace = forward_arrays(W, b, net.sigma, X.astype(np.float64))
-    a, z, Y64 = trace.a[-1], trace.z[-1], Y.astype(np.float64)
-    if cost_fn.targets == "distributions":
-        # The general form is then a sum_k y_k - y: a - y only where each column of
-        # y sums to 1. check_XY accepts sums off by a few ulps of the network's
-        # dtype (a float32 Y, read in float64, is off by ~1e-8): renormalise.
-        Y64 = Y64 / Y64.sum(axis=0, keepdims=True)
-    simple = cost_fn.delta(a, Y64)
-    general = net.sigma[-1].backward(z, cost_fn.dC_da(a, Y64))
-    # Both are computed in float64; the general form divides by a(1 - a) (or a),
-    # whose rounding is relative to 1/a: allow 64 u on that scale.
-    scale = (np.abs(a) + np.abs(Y64)) / np.minimum(np.abs(a), np.abs(1 - a))
-    tol = 64 * np.finfo(np.float64).eps * scale
-    block = compare("a-y=BP1", "delta[L-1]", net.L - 1, "exact", simple, general, tol,
-                    np.zeros(simple.shape, dtype=bool), ("j", "x"))
-    return Report([block], "exact", "simplification vs general BP1")
 
 
 def _parse_list(text: str, what: str, parser: argparse.ArgumentParser) -> list[str]:
@@ -473,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if one and not args.json:
                 progress.clear()
                 print(report, end="\n\n")
-        simple = _simplification(net, X, Y)
+        simple = identity_check(net, X, Y)
         if simple is not None:
             ok &= simple.ok
             b = simple.blocks[0]
@@ -503,69 +363,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["plot"] = plot
         print(json.dumps(result, indent=2))
         return 0 if ok else 1
-    print(_table(rows, len(networks), [label for label, _ in impls], args,
+    print(table(rows, len(networks), [label for label, _ in impls], args,
                  [] if one else failed))
     if plot is not None:
         r = reports[plot["report"]]
         print(f"heatmap of {r['impl']} on {r['network']}: {plot['path']}")
     return 0 if ok else 1
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n} {what}" if n == 1 else f"{n} {what}s"
-
-
-FAILED_SHOWN = 10  # failing checks of a sweep summarised under the table
-
-
-def _failed_lines(failed: list[tuple[str, Report]]) -> list[str]:
-    """Each failing check of a sweep once: the network, how many elements, and the
-    first broken equations with their slips (the full report: check that network alone)."""
-    lines = ["", f"Failed: {_count(len(failed), 'check')} (network x implementation)"]
-    for what, report in failed[:FAILED_SHOWN]:
-        lines.append(f"  {what}: {len(report.mismatches)} of {report.checked} elements")
-        for finding in report.findings[:2]:
-            lines.append("    " + finding.text)
-            if finding.slip:
-                lines.append("      " + finding.slip)
-        if len(report.findings) > 2:
-            lines.append(f"    ... and {len(report.findings) - 2} more broken equations")
-    if len(failed) > FAILED_SHOWN:
-        lines.append(f"  ... and {len(failed) - FAILED_SHOWN} more")
-    lines.append("  (the full report of one network: give its --sizes, --activations and --cost)")
-    return lines
-
-
-def _table(rows: dict[str, Row], n_configs: int, impls: list[str], args: Any,
-           failed: list[tuple[str, Report]]) -> str:
-    order = [name for name in ("BP1", SIMPLIFIED, IDENTITY, "BP2", "BP3", "BP4") if name in rows]
-    labels = {name: LABELS.get(name, name) for name in order}
-    methods = {name: ", ".join(sorted(rows[name].methods)) for name in order}
-    w = max([20, *(len(label) for label in labels.values())])
-    w_method = max([13, *(len(m) for m in methods.values())])
-    lines = [
-        f"backprop-check: {_count(n_configs, 'network')} x "
-        f"{_count(len(impls), 'implementation')} ({', '.join(impls)}), batch {args.batch}, "
-        f"{args.dtype}, seed {args.seed}",
-        "",
-        f"{'equation':<{w}} {'arrays':>6} {'method':<{w_method}} {'worst err/tol':>13} "
-        f"{'worst error':>11} {'checked':>8} {'skipped':>8}  verdict",
-    ]
-    for name in order:
-        r = rows[name]
-        lines.append(
-            f"{labels[name]:<{w}} {r.arrays:>6} {methods[name]:<{w_method}} "
-            f"{r.worst_ratio:>13.2g} {r.worst_error:>11.2e} {r.checked:>8} {r.skipped:>8}  "
-            + ("verified" if not r.failures else f"{len(r.failures)} MISMATCHED"))
-    if SIMPLIFIED in rows or IDENTITY in rows:
-        lines.append(LEGEND)
-    failures = [f for r in rows.values() for f in r.failures]
-    if failed:
-        lines.extend(_failed_lines(failed))
-    lines.append("")
-    lines.append("verified: every element within its error-model tolerance"
-                 if not failures else "FAILED")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

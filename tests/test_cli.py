@@ -18,8 +18,10 @@ import types
 import pytest
 
 from backprop import COSTS, HIDDEN, Network
-from checks import cli
+from checks import progress as progress_module
+from checks import summary
 from checks.cli import _plotted, main
+from checks.progress import Progress
 from checks.sweep import SWEEP_SIZES, configs
 
 # All three choices given: exactly one network, reported in full.
@@ -45,21 +47,21 @@ def test_main_job_verifies_every_equation_and_exits_0(capsys):
         "BP1": 60, "BP1 (cost with a − y)": 52, "a − y = general BP1 (identity check)": 26,
         "BP2": 144, "BP3": 256, "BP4": 256}
     assert rows["a − y = general BP1 (identity check)"][1] == "exact"
-    assert lines[9] == cli.LEGEND  # under the table, once
+    assert lines[9] == summary.LEGEND  # under the table, once
 
 
 def test_the_a_minus_y_rows_and_their_legend_appear_only_for_costs_that_have_it(capsys):
     assert main(["--cost", "quadratic", "--activations", "tanh", "--impl", "loop"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("backprop-check: 3 networks x 1 implementation (loop), ")
-    assert "a − y" not in out and cli.LEGEND not in out
+    assert "a − y" not in out and summary.LEGEND not in out
     assert main(["--cost", "cross_entropy", "--sizes", "3,2", "--impl", "loop"]) == 0
     out = capsys.readouterr().out
     assert "\nbackprop-check: 1 network x 1 implementation (loop), " in out
     table = out[out.index("\nbackprop-check: "):]
     assert "\nBP1 (cost with a − y) " in table
     assert re.search(r"^BP1 +\d", table, flags=re.MULTILINE) is None  # no plain BP1 row
-    assert out.count(cli.LEGEND) == 1
+    assert out.count(summary.LEGEND) == 1
 
 
 def test_json_output_has_ok_settings_and_equations(capsys):
@@ -203,7 +205,7 @@ def test_progress_off_a_terminal_appears_only_after_progress_after_seconds(monke
                                                                             capsys):
     assert main([*ONE_NETWORK, "--json"]) == 0
     assert capsys.readouterr().err == ""  # quick and not a terminal: silent
-    monkeypatch.setattr(cli, "PROGRESS_AFTER", -1.0)
+    monkeypatch.setattr(progress_module, "PROGRESS_AFTER", -1.0)
     assert main([*ONE_NETWORK, "--json"]) == 0
     captured = capsys.readouterr()
     json.loads(captured.out)
@@ -225,7 +227,7 @@ class _Clock:
 
 def test_progress_estimates_the_time_left_from_the_elements_of_the_whole_run():
     clock, stream = _Clock(), io.StringIO()
-    progress = cli.Progress([100, 300], stream, clock=clock)
+    progress = Progress([100, 300], stream, clock=clock)
     clock.now = 2.0
     progress.within(1, "vectorized on [3, 4, 2] quadratic")(50, 100)
     # 50 of 400 elements in 2 s: 350 more take 14 s; 16 s in all is short, no suggestion.
@@ -240,7 +242,7 @@ def test_progress_estimates_the_time_left_from_the_elements_of_the_whole_run():
 
 def test_a_long_run_suggests_directions_once():
     clock, stream = _Clock(), io.StringIO()
-    progress = cli.Progress([1000, 1000], stream, clock=clock)
+    progress = Progress([1000, 1000], stream, clock=clock)
     update = progress.within(1, "vectorized on [784, 100, 10] quadratic")
     for now, done in [(2.0, 10), (3.5, 20), (5.0, 30)]:
         clock.now = now
@@ -256,12 +258,12 @@ def test_a_long_run_suggests_directions_once():
 
 def test_no_suggestion_with_directions_given_or_before_a_second_of_measurement():
     clock, stream = _Clock(), io.StringIO()
-    progress = cli.Progress([1000], stream, suggest=False, clock=clock)
+    progress = Progress([1000], stream, suggest=False, clock=clock)
     clock.now = 2.0
     progress.within(1, "x")(10, 1000)
     assert "--directions" not in stream.getvalue() and "~198 s left" in stream.getvalue()
     clock, terminal = _Clock(), _Terminal()
-    progress = cli.Progress([1000], terminal, clock=clock)
+    progress = Progress([1000], terminal, clock=clock)
     clock.now = 0.5  # on a terminal the estimate shows at once; it is not trusted yet
     progress.within(1, "x")(1, 1000)
     assert terminal.getvalue() == "\r[1/1] checking x: 1/1000 elements, ~500 s left"
@@ -277,7 +279,7 @@ def test_no_suggestion_with_directions_given_or_before_a_second_of_measurement()
 
 def test_the_cli_suggests_directions_when_its_run_is_estimated_long(monkeypatch, capsys):
     clock = _Clock(tick=5.0)  # every reading of the clock: 5 s later
-    monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=clock))
+    monkeypatch.setattr(progress_module, "time", types.SimpleNamespace(monotonic=clock))
     assert main([*ONE_NETWORK, "--json"]) == 0
     captured = capsys.readouterr()
     json.loads(captured.out)  # stdout stays pure JSON
@@ -290,7 +292,7 @@ def test_the_cli_suggests_directions_when_its_run_is_estimated_long(monkeypatch,
 
 
 def test_the_cli_does_not_suggest_directions_for_a_short_run(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=_Clock(tick=0.01)))
+    monkeypatch.setattr(progress_module, "time", types.SimpleNamespace(monotonic=_Clock(tick=0.01)))
     terminal = _Terminal()  # every update is shown
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main([*ONE_NETWORK, "--json"]) == 0
