@@ -10,6 +10,12 @@ unperturbed prefix is computed once and many perturbations run onward together a
 one batched pass; every numerical derivative is still a difference (or imaginary
 part) of genuinely perturbed costs, never derived from a numerical delta via BP3/BP4.
 
+With the complex step, the perturbed costs' imaginary parts come from forward
+tangents (checks.tangent): the same numbers to within rounding, as real matrix
+products, each perturbation's tangent carried onward on its own. Central
+differences and Richardson, the complex-safety probe, and `tangents=False`
+evaluate the perturbed network itself (`onward`).
+
 The tolerance of element k is the error model's (checks.error_model) plus the
 numerical method's own error: 4 * 2^-1022 / h (underflow) for complex step; for
 finite differences 4x the truncation error estimated by step halving and the
@@ -28,9 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Array, Gradients
+from checks import tangent
 from checks.error_model import Model
 from checks.numeric import U64, Method, combine, probe
 from checks.report import Block, compare, not_given
+from checks.tangent import Locals, within
 
 CHUNK_BYTES = 32 * 2**20
 TINY = float(np.finfo(np.float64).tiny)
@@ -88,49 +96,58 @@ def near_kink(kinks: tuple[float, ...], z: Array, base: Array, radius: Array,
     else:
         moved = np.any(z != base, axis=0)
         lo, hi = np.minimum(z.min(axis=0), base), np.maximum(z.max(axis=0), base)
-    near: Array = np.zeros(moved.shape, dtype=bool)
-    for kink in kinks:
-        near = near | ((lo - radius <= kink) & (kink <= hi + radius))
-    return np.any(near & moved, axis=-2)
+    return np.any(within(kinks, lo, hi, radius) & moved, axis=-2)
 
 
 Targets = Callable[[Array], tuple[Array | None, Array, Array]]
 
 
 def numeric(model: Model, l: int, targets: Targets, K: int, method: Method,
-             per_example: bool,
-             advance: Callable[[int], None] | None = None) -> tuple[Array, Array, Array]:
+            per_example: bool, advance: Callable[[int], None] | None = None,
+            tangents: Locals | None = None) -> tuple[Array, Array, Array]:
     """Numerical derivatives of K targets in layer l, in chunks that fit in memory.
 
     targets(ks) gives, for targets ks, the rows they move (or None), the change of
-    z[l] for one step (see _onward) and the steps h ((len(ks), m) if per_example
+    z[l] for one step (see onward) and the steps h ((len(ks), m) if per_example
     else (len(ks),)). Returns derivative, numerical error estimate and kink flags,
     each (K, m) if per_example (the cost C_x of each column) else (K,) (the batch
-    mean C).
+    mean C). tangents (complex step only): Im C from checks.tangent instead of
+    complex evaluations of the network.
     """
     ref = model.ref
     n, m = ref.z[l].shape
     width = n + sum(W.shape[0] for W in ref.W[l:])
     chunk = max(1, CHUNK_BYTES // (len(method.offsets) * width * m * 16))
+    if tangents is not None:  # a chunk of changes, dense at worst (K, n_l, m), in float64
+        chunk = max(1, CHUNK_BYTES // (n * m * 8))
     shape = (K, m) if per_example else (K,)
     d, err, kinked = np.empty(shape), np.empty(shape), np.empty(shape, dtype=bool)
     noise = cost_noise(model)
     for start in range(0, K, chunk):
         ks = np.arange(start, min(K, start + chunk))
         rows, change, h = targets(ks)
-        C, kink = onward(model, l, rows, change, method)
-        eps = np.abs(np.real(C[0])) * 16 * U64 + noise
-        if not per_example:
-            C, eps, kink = C.mean(axis=-1), eps.mean(axis=-1), np.any(kink, axis=-1)
-        d_k, trunc = combine(method, C, h)
-        rounding = 0.0 if method.complex_step else eps * method.weight_sum / h
-        # Underflow: a change of f smaller than the smallest normal number is lost,
-        # which for complex step (h ~ 1e-20) means derivatives below ~1e-288.
-        rounding = rounding + 4 * TINY / h
-        d[ks], err[ks], kinked[ks] = d_k, 4 * trunc + rounding, kink
+        if tangents is not None:
+            im_C, kink = tangent.onward(tangents, l, rows, change)
+            if not per_example:
+                im_C, kink = im_C.mean(axis=-1), np.any(kink, axis=-1)
+            d[ks], err[ks], kinked[ks] = im_C / h, underflow(h), kink
+        else:
+            C, kink = onward(model, l, rows, change, method)
+            eps = np.abs(np.real(C[0])) * 16 * U64 + noise
+            if not per_example:
+                C, eps, kink = C.mean(axis=-1), eps.mean(axis=-1), np.any(kink, axis=-1)
+            d_k, trunc = combine(method, C, h)
+            rounding = (0.0 if method.complex_step else eps * method.weight_sum / h) + underflow(h)
+            d[ks], err[ks], kinked[ks] = d_k, 4 * trunc + rounding, kink
         if advance is not None:  # elements done: a row of delta is m of them
             advance(len(ks) * (m if per_example else 1))
     return d, err, kinked
+
+
+def underflow(h: Array) -> Array:
+    """A change of f smaller than the smallest normal number is lost: for complex
+    step (h ~ 1e-20), derivatives below ~1e-288."""
+    return 4 * TINY / h
 
 
 def cost_noise(model: Model) -> Array:
@@ -183,14 +200,15 @@ def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
 
 def elementwise(model: Model, l: int, t: Target, method: Method,
                 structured: bool = True,
-                advance: Callable[[int], None] | None = None) -> Block:
+                advance: Callable[[int], None] | None = None,
+                tangents: Locals | None = None) -> Block:
     """Perturb every element of the array on its own: the full, localising check.
 
     delta is perturbed a row at a time: moving z[l][j, x] for every column x at
     once is m independent perturbations, one per example's cost C_x.
     structured: run each perturbation onward from its one row of z[l] (see
     onward); False perturbs all of z[l] densely, the simple path the tests
-    compare the fast one against.
+    compare the fast one against. tangents: see numeric.
     """
     ref = model.ref
     shape = t.analytic.shape
@@ -212,14 +230,14 @@ def elementwise(model: Model, l: int, t: Target, method: Method,
         return None, dense, h
 
     d, err, kinked = numeric(model, l, targets, K, method, per_example=t.per_example,
-                             advance=advance)
+                             advance=advance, tangents=tangents)
     return compare(t.equation, f"{t.array}[{l}]", l, method.name, t.analytic, d.reshape(shape),
                    t.tol + err.reshape(shape), kinked.reshape(shape),
                    t.index_names, array=t.array)
 
 
 def directional(model: Model, l: int, t: Target, method: Method, k: int,
-                 rng: np.random.Generator) -> Block | None:
+                rng: np.random.Generator, tangents: Locals | None = None) -> Block | None:
     """Compare <g, u> with the numerical directional derivative for k random u.
 
     Returns None when a direction disagrees or crosses a kink: the caller then
@@ -237,7 +255,8 @@ def directional(model: Model, l: int, t: Target, method: Method, k: int,
         h = np.full((len(ks), shape[1]) if t.per_example else len(ks), h0 * h_scale)
         return None, dZ[ks] * h0 * h_scale, h
 
-    d, err, kinked = numeric(model, l, targets, k, method, per_example=t.per_example)
+    d, err, kinked = numeric(model, l, targets, k, method, per_example=t.per_example,
+                             tangents=tangents)
     axes = (1,) if t.per_example else (1, 2)
     analytic = np.sum(t.analytic * U, axis=axes)
     tol = (np.sum(t.tol * np.abs(U), axis=axes)
@@ -264,16 +283,20 @@ def complex_safe(model: Model) -> tuple[bool, str]:
 def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int | None = None,
                  rng: np.random.Generator | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 structured: bool = True) -> list[Block]:
+                 structured: bool = True, tangents: bool = True) -> list[Block]:
     """One Block per array, in backprop order: delta[L-1], db[L-1], dW[L-1], delta[L-2], ...
 
     An empty g.delta (not given) gives each delta[l] a block that checks nothing.
     directions: check each array along that many random directions first (rng
     draws them) and element by element only if that fails. progress(done, total)
     is called as elements are checked (a row of delta at a time, or a chunk).
+    tangents: with the complex step, Im C from forward tangents (checks.tangent);
+    False evaluates the network in complex arithmetic for every perturbation.
     """
     blocks: list[Block] = []
     L = model.ref.L
+    local = (tangent.local_derivatives(model, method.step(U64))
+             if tangents and method.complex_step and tangent.applies(model.ref.net) else None)
     targets = [targets_of(model, g, l) for l in range(L - 1, -1, -1)]
     total = sum(t.analytic.size for per_layer in targets for t in per_layer)
     done = 0
@@ -292,8 +315,9 @@ def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int 
             block = None
             if directions is not None:
                 assert rng is not None
-                block = directional(model, l, target, method, directions, rng)
+                block = directional(model, l, target, method, directions, rng, local)
                 if block is not None:
                     advance(target.analytic.size)
-            blocks.append(block or elementwise(model, l, target, method, structured, advance))
+            blocks.append(block or elementwise(model, l, target, method, structured, advance,
+                                               local))
     return blocks

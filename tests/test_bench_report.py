@@ -15,7 +15,10 @@ def test_bench_quick_prints_a_markdown_table_of_ratios(capsys):
     out = capsys.readouterr().out
     for needle in ("numpy " + np.__version__, "BLAS:", "CPUs", "| measure | case | median |",
                    "vectorized / matmul-only", "loop / vectorized", "peak memory / bytes(z, a)",
-                   "time ~ parameters^k", "time ~ m^k", "float32"):
+                   "time ~ parameters^k", "time ~ m^k", "float32",
+                   "naive FD loop / exhaustive check_network", "float64 softmax",
+                   "check_network(directions=4) / exhaustive check", "fixed costs",
+                   "exhaustive check peak memory, MiB"):
         assert needle in out, f"{needle!r} missing from the report:\n{out}"
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
     assert all(line.count("|") == 8 for line in rows), out
@@ -52,6 +55,19 @@ def test_rows_that_spread_widely_are_flagged_as_noisy():
     calm, busy = bench.Row("a / b", "", [1.0, 1.1], timed_ratio=True), bench.Row(
         "a / b", "", [1.0, 2.0], timed_ratio=True)
     assert bench.notes([calm]) == [] and "Noisy: 1 ratios" in bench.notes([calm, busy])[1]
+
+
+def test_a_speed_up_target_is_a_lower_bound():
+    fast = bench.Row("naive / check", "", [60.0, 70.0], 50.0, at_least=True)
+    slow = bench.Row("naive / check", "", [40.0, 45.0], 50.0, at_least=True)
+    assert "| >= 50 | met |" in fast.markdown() and "| >= 50 | MISSED |" in slow.markdown()
+    assert "| <= 50 | MISSED |" in bench.Row("a / b", "", [60.0], 50.0).markdown()
+
+
+def test_alternate_reverses_the_order_on_odd_rounds():
+    calls = []
+    times = bench.alternate([lambda: calls.append("a"), lambda: calls.append("b")], 3)
+    assert calls == ["a", "b", "b", "a", "a", "b"] and times.shape == (3, 2), calls
 
 
 def test_exhaustive_rows_hook_exists_and_returns_rows():

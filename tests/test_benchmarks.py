@@ -95,6 +95,22 @@ def test_exhaustive_check_speed(benchmark):
     assert report.ok and report.checked == 32 * 16 + 32 + 32 * 64 + 10 * 16 + 10 + 10 * 32
 
 
+@pytest.mark.parametrize("tangents", [True, False], ids=["tangents", "complex-evaluation"])
+def test_exhaustive_numerical_derivatives_speed(benchmark, tangents):
+    """The numerical side alone: forward tangents against the network evaluated in
+    complex arithmetic for every perturbation (checks.tangent)."""
+    from checks import perturb
+    from checks.network import analyse
+    from checks.numeric import COMPLEX_STEP
+
+    benchmark.group = "complex step: tangents vs complex evaluation [64, 32, 10] m=16"
+    net, X, Y = problem(EXHAUSTIVE)
+    model, g = analyse(net, X, Y), vectorized.backprop(net, X, Y)
+    blocks = benchmark(perturb.check_arrays, model, g, COMPLEX_STEP, tangents=tangents)
+    assert all(b.ok for b in blocks)
+    assert sum(b.checked for b in blocks) == 32 * 16 + 32 + 32 * 64 + 10 * 16 + 10 + 10 * 32
+
+
 def test_naive_finite_difference_speed(benchmark):
     from tools.bench import naive_central_differences
 

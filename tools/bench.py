@@ -18,9 +18,16 @@ the rounds and the spread (smallest and largest round). Rows:
                              included; target <= 2
   time ~ parameters^k        the log-log slope k of time against the number of
                              parameters (or the batch size m), fitted per round
-  exhaustive / naive FD      check_network of every delta, dW, db element against
-                             two full forward passes per parameter (central
-                             differences, sampled and scaled); target <= 1/30
+  naive FD / exhaustive      a naive loop of two full forward passes per parameter
+                             (central differences, sampled and scaled) against
+                             check_network of every delta, dW, db element: the
+                             speed-up, float64 and float32, sigmoid and softmax
+                             outputs; targets >= 50 ([784, 256, 256, 10], m = 64)
+                             and >= 100 ([784, 100, 10], m = 32), float64 sigmoid
+  fixed costs / exhaustive   the share of the backprop under test, the error model
+                             and the complex-safety probe in the exhaustive check
+  directions=4 / exhaustive  directional mode against the exhaustive check
+  peak memory, MiB           tracemalloc peak of the big exhaustive check; <= 1024
 
     python -m tools.bench [--quick] [--repeats 9] [--min-time 0.05]
 """
@@ -50,7 +57,8 @@ except ImportError:  # pragma: no cover (Windows)
 
 from backprop import Array, Network, forward, loop, vectorized
 from backprop.network import check_XY, forward_arrays, per_example_cost
-from checks.network import check_network
+from checks import perturb
+from checks.network import analyse, check_network
 from checks.sweep import random_batch
 
 Case = tuple[list[int], int]  # layer sizes [n_0, ..., n_L] and batch size m
@@ -80,6 +88,7 @@ class Row:
     values: Sequence[float]
     target: float | None = None
     timed_ratio: bool = False  # a ratio of two timings, whose spread says how busy the machine was
+    at_least: bool = False  # the target is a lower bound (a speed-up), not an upper one
 
     @property
     def median(self) -> float:
@@ -90,20 +99,29 @@ class Row:
         """A timed ratio whose rounds differ by more than NOISY times."""
         return self.timed_ratio and max(self.values) > NOISY * min(self.values)
 
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.median >= self.target if self.at_least else self.median <= self.target
+
     def markdown(self) -> str:
         lo, hi = min(self.values), max(self.values)
-        target = f"<= {self.target:g}" if self.target is not None else ""
-        verdict = "" if self.target is None else ("met" if self.median <= self.target
-                                                  else "MISSED")
+        bound = ">=" if self.at_least else "<="
+        target = f"{bound} {self.target:g}" if self.target is not None else ""
+        verdict = {None: "", True: "met", False: "MISSED"}[self.met]
         return (f"| {self.measure} | {self.case} | {self.median:.3g} | {lo:.3g} - {hi:.3g} "
                 f"| {len(self.values)} | {target} | {verdict} |")
 
 
-def problem(case: Case, dtype: Any = np.float64) -> tuple[Network, Array, Array]:
-    """The benchmark network for `case`: tanh hidden layers, sigmoid output, cross-entropy."""
+def problem(case: Case, dtype: Any = np.float64,
+            output: str = "sigmoid") -> tuple[Network, Array, Array]:
+    """The benchmark network for `case`: tanh hidden layers, a sigmoid output with
+    cross-entropy (or softmax with categorical cross-entropy)."""
     sizes, m = case
-    activations = ["tanh"] * (len(sizes) - 2) + ["sigmoid"]
-    net = Network.random(sizes, activations, "cross_entropy", seed=0, dtype=dtype)
+    activations = ["tanh"] * (len(sizes) - 2) + [output]
+    cost = "categorical_cross_entropy" if output == "softmax" else "cross_entropy"
+    net = Network.random(sizes, activations, cost, seed=0, dtype=dtype)
     return (net, *random_batch(net, m, seed=0))
 
 
@@ -311,55 +329,101 @@ def naive_central_differences(net: Network, X: Array, Y: Array, count: int) -> A
     return derivatives
 
 
-def _checker(case: tuple[Network, Array, Array]) -> Callable[[], object]:
-    return lambda: check_network(*case)
+def _checker(case: tuple[Network, Array, Array], **options: Any) -> Callable[[], object]:
+    return lambda: check_network(*case, **options)
+
+
+def fixed_costs(net: Network, X: Array, Y: Array) -> object:
+    """What check_network does besides the numerical derivatives: the backprop under
+    test, the error model (the float64 reference, E, the 16 sampled re-runs D) and
+    the complex-safety probe."""
+    vectorized.backprop(net, X, Y)
+    return perturb.complex_safe(analyse(net, X, Y))
+
+
+def alternate(fns: Sequence[Callable[[], object]], rounds: int) -> Array:
+    """Seconds of one call of each fn per round, (rounds, len(fns)), the order reversed
+    on odd rounds: for calls of seconds, where side_by_side's warm-up calls cost too much."""
+    times = np.empty((rounds, len(fns)))
+    for r in range(rounds):
+        for i in (range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)):
+            start = time.perf_counter()
+            fns[i]()
+            times[r, i] = time.perf_counter() - start
+    return times
+
+
+@dataclass(frozen=True)
+class Exhaustive:
+    """An exhaustive-check case: sizes and m, the naive loop's sample, the speed-up
+    targeted (float64, sigmoid output; other variants are reported)."""
+
+    case: Case
+    sample: int
+    target: float | None
+
+
+def exhaustive_cases(settings: Settings) -> list[Exhaustive]:
+    if settings.quick:
+        return [Exhaustive(([64, 32, 32, 10], 8), 100, None),
+                Exhaustive(([64, 16, 4], 8), 100, None)]
+    return [Exhaustive(([784, 256, 256, 10], 64), 400, 50.0),
+            Exhaustive(([784, 100, 10], 32), 3000, 100.0)]
+
+
+def speed_up_rows(ex: Exhaustive, dtype: Any, output: str, settings: Settings) -> list[Row]:
+    """Naive loop / exhaustive check (timed on a sample of parameters, scaled to all of
+    them: every parameter costs the same two passes), alternating in each round; for
+    the targeted variant also the share of fixed costs and directional mode's time."""
+    net, X, Y = problem(ex.case, dtype, output)
+    n_params = parameters(net.sizes)
+    sample = min(n_params, ex.sample)
+    targeted = dtype == np.float64 and output == "sigmoid"
+    fns: list[Callable[[], object]] = [
+        _checker((net, X, Y)), lambda: naive_central_differences(net, X, Y, sample)]
+    if targeted:
+        fns += [lambda: fixed_costs(net, X, Y), _checker((net, X, Y), directions=4)]
+    times = alternate(fns, 1 if settings.quick else 3)
+    naive = times[:, 1] * n_params / sample
+    case = describe(ex.case, dtype) + ("" if output == "sigmoid" else f" {output}")
+    rows = [Row("naive FD loop / exhaustive check_network", case, list(naive / times[:, 0]),
+                ex.target if targeted else None, timed_ratio=True, at_least=True)]
+    if targeted:
+        rows += [Row("fixed costs (backprop, error model, probe) / exhaustive check", case,
+                     list(times[:, 2] / times[:, 0]), timed_ratio=True),
+                 Row("check_network(directions=4) / exhaustive check", case,
+                     list(times[:, 3] / times[:, 0]), timed_ratio=True),
+                 Row("exhaustive check_network, seconds", case, list(times[:, 0]))]
+    return rows
 
 
 def exhaustive_rows(settings: Settings) -> list[Row]:
-    """Exhaustive check (every delta, dW, db element) against a naive central-difference
-    loop, its peak memory, and how its time scales.
-
-    The naive loop is timed on a sample of parameters and scaled to all of them
-    (its cost per parameter does not depend on which one), alternating with the
-    full check_network in each round.
-    """
-    sizes, m = ([64, 16, 4], 8) if settings.quick else ([784, 100, 10], 32)
-    net, X, Y = problem((sizes, m))
-    n_params = sum(w.size + v.size for w, v in zip(net.weights, net.biases, strict=True))
-    sample = min(n_params, 200 if settings.quick else 3000)
-    ratios = []
-    for r in range(1 if settings.quick else 3):
-        order = [0, 1] if r % 2 == 0 else [1, 0]
-        times = [0.0, 0.0]
-        for i in order:
-            start = time.perf_counter()
-            if i == 0:
-                check_network(net, X, Y)
-                times[0] = time.perf_counter() - start
-            else:
-                naive_central_differences(net, X, Y, sample)
-                times[1] = (time.perf_counter() - start) * n_params / sample
-        ratios.append(times[0] / times[1])
-    case = describe((sizes, m), net.dtype)
+    """The exhaustive check (every delta, dW, db element) against a naive
+    central-difference loop, float64 and float32, sigmoid and softmax outputs; its
+    peak memory, and how its time scales."""
+    rows = []
+    for ex in exhaustive_cases(settings):
+        for dtype, output in ((np.float64, "sigmoid"), (np.float32, "sigmoid"),
+                              (np.float64, "softmax")):
+            rows += speed_up_rows(ex, dtype, output, settings)
+    big = exhaustive_cases(settings)[0].case
+    net, X, Y = problem(big)
     tracemalloc.start()
     check_network(net, X, Y)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    rows = [
-        Row("exhaustive check_network / naive FD loop", case, ratios, 1 / 30, timed_ratio=True),
-        Row("exhaustive check peak memory, MiB", case, [peak], 1024.0),
-    ]
-    widths = [16, 32, 64] if settings.quick else [50, 100, 200, 400]
-    cases = [problem(([n, 32, 10], 8)) for n in widths]
-    params = [sum(w.size + v.size for w, v in zip(c[0].weights, c[0].biases, strict=True))
-              for c in cases]
+    rows.append(Row("exhaustive check peak memory, MiB", describe(big), [peak], 1024.0))
+    widths = [16, 32, 64] if settings.quick else [100, 200, 400, 800]
+    cases = [problem(([n, 64, 10], 16)) for n in widths]
     rows.append(slope("exhaustive check: time ~ parameters^k",
-                      f"[n, 32, 10] n={widths[0]}..{widths[-1]} m=8", params,
+                      f"[n, 64, 10] n={widths[0]}..{widths[-1]} m=16",
+                      [parameters(c[0].sizes) for c in cases],
                       [_checker(c) for c in cases], settings))
-    batches = [4, 8, 16] if settings.quick else [4, 8, 16, 32, 64]
-    cases = [problem(([32, 16, 10], b)) for b in batches]
-    rows.append(slope("exhaustive check: time ~ m^k", f"[32, 16, 10] m={batches[0]}..{batches[-1]}",
-                      batches, [_checker(c) for c in cases], settings))
+    batches = [4, 8, 16] if settings.quick else [8, 16, 32, 64, 128]
+    cases = [problem(([256, 64, 10], b)) for b in batches]
+    rows.append(slope("exhaustive check: time ~ m^k",
+                      f"[256, 64, 10] m={batches[0]}..{batches[-1]}", batches,
+                      [_checker(c) for c in cases], settings))
     return rows
 
 
