@@ -213,7 +213,14 @@ def in_parallel(run: Callable[[int, int], None], K: int, B: int) -> None:
 
 @functools.cache
 def pool() -> ThreadPoolExecutor:
+    """The block threads, made once per process."""
     return ThreadPoolExecutor(WORKERS, thread_name_prefix="checks.tangent")
+
+
+if hasattr(os, "register_at_fork"):
+    # A forked child (multiprocessing's default on Linux, mutmut) inherits the pool
+    # object but none of its threads: work submitted to it would never run.
+    os.register_at_fork(after_in_child=pool.cache_clear)
 
 
 def block(loc: Locals, k: int, m: int) -> int:

@@ -171,3 +171,27 @@ def test_threads_follow_the_cpus_and_the_thread_variables(monkeypatch):
     assert 1 <= tangent.workers() <= 8
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     assert tangent.workers() == 1
+
+
+def test_the_check_runs_in_a_child_forked_after_the_parent_ran_it(monkeypatch):
+    """The block threads are made per process: a child forked after the parent used
+    them (multiprocessing's default on Linux, mutmut) gets its own, and does not hang."""
+    import multiprocessing
+
+    from checks import check_network, tangent
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(tangent, "WORKERS", 2)
+    net = Network.random([64, 64, 10], "tanh", seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((64, 4)), rng.standard_normal((10, 4))
+    assert check_network(net, X, Y).ok  # the parent makes its pool
+    child = multiprocessing.get_context("fork").Process(
+        target=lambda: check_network(net, X, Y))
+    child.start()
+    child.join(timeout=120)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
