@@ -10,7 +10,7 @@ the checker takes a complex step); `backprop.validate` holds the input checks of
 the public entry points, which `checks` uses for its own.
 """
 
-from backprop import loop, vectorized
+from backprop import derivation, loop, vectorized
 from backprop._types import Array
 from backprop.activations import ACTIVATIONS, HIDDEN, Activation
 from backprop.costs import COSTS, Cost
@@ -27,6 +27,7 @@ __all__ = [
     "Network",
     "Trace",
     "cost",
+    "derivation",
     "forward",
     "loop",
     "vectorized",

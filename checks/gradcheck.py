@@ -38,7 +38,8 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
-from checks.numeric import (
+from checks.engine.probe import probe
+from checks.engine.stencils import (
     CENTRAL,
     COMPLEX_STEP,
     U64,
@@ -46,7 +47,6 @@ from checks.numeric import (
     Reading,
     check_method,
     choose_method,
-    probe,
     read,
     steady,
 )

@@ -21,9 +21,10 @@ import numpy as np
 from backprop import Array, Gradients, Network, loop, vectorized
 from backprop.network import check_XY
 from backprop.validate import check_number, check_seed
-from checks import perturb
-from checks.diagnose import diagnose, explain
-from checks.error_model import (
+from checks.engine.stencils import check_method, choose_method
+from checks.netcheck import perturb
+from checks.netcheck.diagnose import diagnose, explain
+from checks.netcheck.error_model import (
     ULPS,
     Model,
     flush_terms,
@@ -32,9 +33,8 @@ from checks.error_model import (
     tolerance,
     worst_case,
 )
-from checks.numeric import check_method, choose_method
+from checks.netcheck.sampled import sampled_deviations
 from checks.report import Report
-from checks.sampled import sampled_deviations
 
 Impl = Callable[[Network, Array, Array], Gradients]
 

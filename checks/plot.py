@@ -20,7 +20,7 @@ import numpy as np
 
 from backprop import Array, Network, vectorized
 from backprop.network import forward_arrays, per_example_cost
-from checks.numeric import METHODS, U64, combine
+from checks.engine.stencils import METHODS, U64, combine
 from checks.report import NOT_GIVEN, Report
 
 if TYPE_CHECKING:

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from backprop import ACTIVATIONS, Gradients, Network
-from checks import derivation
-from checks.derivation import Steps, hidden_delta
+from backprop import ACTIVATIONS, Gradients, Network, derivation
+from backprop.derivation import Steps, hidden_delta
 
 Array = Any
 

@@ -10,8 +10,7 @@ whose speed drifts, come from `python -m tools.bench`.
 import numpy as np
 import pytest
 
-from backprop import Network, forward, loop, vectorized
-from checks import derivation
+from backprop import Network, derivation, forward, loop, vectorized
 from tools.bench import BIG, matmul_only, problem
 
 SIZES = {"tiny [4,3,2] m=1": ([4, 3, 2], 1), "small [16,8,4] m=8": ([16, 8, 4], 8),
@@ -99,9 +98,9 @@ def test_exhaustive_check_speed(benchmark):
 def test_exhaustive_numerical_derivatives_speed(benchmark, tangents):
     """The numerical side alone: forward tangents against the network evaluated in
     complex arithmetic for every perturbation (checks.tangent)."""
-    from checks import perturb
+    from checks.engine.stencils import COMPLEX_STEP
+    from checks.netcheck import perturb
     from checks.network import analyse
-    from checks.numeric import COMPLEX_STEP
 
     benchmark.group = "complex step: tangents vs complex evaluation [64, 32, 10] m=16"
     net, X, Y = problem(EXHAUSTIVE)

@@ -9,7 +9,7 @@ import pytest
 
 from backprop import Gradients, Network, vectorized
 from checks import check_network, gradcheck
-from checks.sweep import random_batch
+from checks.cli.sweep import random_batch
 from tests.mutants import MUTANTS, Mutant
 
 

@@ -18,11 +18,11 @@ import types
 import pytest
 
 from backprop import COSTS, HIDDEN, Network
-from checks import progress as progress_module
-from checks import summary
-from checks.cli import _plotted, main
-from checks.progress import Progress
-from checks.sweep import SWEEP_SIZES, configs
+from checks.cli import main, summary
+from checks.cli import progress as progress_module
+from checks.cli.app import _plotted
+from checks.cli.progress import Progress
+from checks.cli.sweep import SWEEP_SIZES, configs
 
 # All three choices given: exactly one network, reported in full.
 ONE_NETWORK = ["--sizes", "3,4,2", "--activations", "tanh", "--cost", "quadratic"]

@@ -7,7 +7,7 @@ import pytest
 
 from backprop import Gradients, Network, vectorized
 from checks import check_network
-from checks.sweep import random_batch
+from checks.cli.sweep import random_batch
 from tests.mutants import MUTANTS, Mutant
 
 # What the diagnosis must say about each slip it can recognise from the numbers.

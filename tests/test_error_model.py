@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backprop import Network, loop, vectorized
-from checks import check_network, derivation
-from checks.error_model import Term, local_terms, reference
-from checks.sampled import sampled_terms
+from backprop import Network, derivation, loop, vectorized
+from checks import check_network
+from checks.netcheck.error_model import Term, local_terms, reference
+from checks.netcheck.sampled import sampled_terms
 from checks.strategies import batches, networks
 
 NAMES = {"z", "a", "sigma_prime", "dC_da", "delta_L", "W_T_delta", "times_sigma_prime",

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from checks import gradcheck
-from checks.numeric import CENTRAL, RICHARDSON, U64, read, steady
+from checks.engine.stencils import CENTRAL, RICHARDSON, U64, read, steady
 
 SEEDS = range(20)
 LEAKS = pytest.mark.parametrize("leak", [0.0, 0.01], ids=["relu", "leaky relu"])

@@ -7,7 +7,7 @@ import pytest
 
 from backprop import Gradients, Network, vectorized
 from checks import check_network, gradcheck
-from checks.numeric import METHODS
+from checks.engine.stencils import METHODS
 from checks.plot import heatmap, require_matplotlib, step_size_curve, step_size_errors
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from backprop import ACTIVATIONS, COSTS, HIDDEN, Activation, Gradients, Network, vectorized
-from checks import perturb, tangent
+from checks.cli.sweep import random_batch
+from checks.engine.stencils import COMPLEX_STEP, U64
+from checks.netcheck import perturb, tangent
 from checks.network import analyse
-from checks.numeric import COMPLEX_STEP, U64
-from checks.sweep import random_batch
 from tools.tangent_agreement import scales
 
 
@@ -178,7 +178,8 @@ def test_the_check_runs_in_a_child_forked_after_the_parent_ran_it(monkeypatch):
     them (multiprocessing's default on Linux, mutmut) gets its own, and does not hang."""
     import multiprocessing
 
-    from checks import check_network, tangent
+    from checks import check_network
+    from checks.netcheck import tangent
 
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backprop import COSTS, Gradients, Network, vectorized
-from checks import check_network, derivation, per_example
+from backprop import COSTS, Gradients, Network, derivation, vectorized
+from checks import check_network, per_example
 from checks.strategies import batches, networks
 
 

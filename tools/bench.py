@@ -57,9 +57,9 @@ except ImportError:  # pragma: no cover (Windows)
 
 from backprop import Array, Network, forward, loop, vectorized
 from backprop.network import check_XY, forward_arrays, per_example_cost
-from checks import perturb
+from checks.cli.sweep import random_batch
+from checks.netcheck import perturb
 from checks.network import analyse, check_network
-from checks.sweep import random_batch
 
 Case = tuple[list[int], int]  # layer sizes [n_0, ..., n_L] and batch size m
 BIG: Case = ([784, 256, 256, 10], 256)

@@ -19,8 +19,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from backprop import ACTIVATIONS, COSTS, HIDDEN, Array, Gradients, Network, loop, vectorized
-from checks import derivation
+from backprop import (
+    ACTIVATIONS,
+    COSTS,
+    HIDDEN,
+    Array,
+    Gradients,
+    Network,
+    derivation,
+    loop,
+    vectorized,
+)
 from checks.network import analyse, check_network, tolerances
 from checks.report import Block
 

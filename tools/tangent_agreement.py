@@ -35,10 +35,11 @@ from typing import Any
 import numpy as np
 
 from backprop import Array, Gradients, Network, loop, vectorized
-from checks import check_network, perturb, tangent
-from checks.error_model import Model, local_terms
+from checks import check_network
+from checks.engine.stencils import COMPLEX_STEP, U64
+from checks.netcheck import perturb, tangent
+from checks.netcheck.error_model import Model, local_terms
 from checks.network import analyse
-from checks.numeric import COMPLEX_STEP, U64
 from checks.report import Report
 from tools.calibrate import precise_gradients
 from tools.fingerprint import cases, planted

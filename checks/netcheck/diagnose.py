@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Array, Gradients
-from checks.error_model import Model, Table, Term, local_terms
+from checks.netcheck.error_model import Model, Table, Term, local_terms
 from checks.report import NOT_GIVEN, Block, Finding
 
 

@@ -34,11 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Array, Gradients
-from checks import tangent
-from checks.error_model import Model
-from checks.numeric import U64, Method, combine, probe
+from checks.engine.probe import probe
+from checks.engine.stencils import U64, Method, combine
+from checks.netcheck import tangent
+from checks.netcheck.error_model import Model
+from checks.netcheck.tangent import Locals, within
 from checks.report import Block, compare, not_given
-from checks.tangent import Locals, within
 
 CHUNK_BYTES = 32 * 2**20
 TINY = float(np.finfo(np.float64).tiny)

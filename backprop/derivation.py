@@ -26,7 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from backprop import Activation, Array, Cost, Gradients
+from backprop._types import Array
+from backprop.activations import Activation
+from backprop.costs import Cost
+from backprop.network import Gradients
 
 Rounding = Callable[[str, int, Array], Array]
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop import Array, Gradients
-from checks import derivation
-from checks.error_model import Reference, Table, Term
-from checks.numeric import U64
+from backprop import Array, Gradients, derivation
+from checks.engine.stencils import U64
+from checks.netcheck.error_model import Reference, Table, Term
 
 SAMPLES = 16  # perturbed re-runs of the gradient computation
 Terms = dict[str, list[tuple[Term, ...]]]

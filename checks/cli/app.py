@@ -111,12 +111,12 @@ import numpy as np
 import backprop
 import checks
 from backprop import COSTS, Array, Gradients, Network
+from checks.cli.progress import Progress, elements
+from checks.cli.summary import IDENTITY, SIMPLIFIED, Row, identity_check, table
+from checks.cli.sweep import Config, configs, random_batch
+from checks.engine.stencils import METHODS
 from checks.network import Impl, check_network
-from checks.numeric import METHODS
-from checks.progress import Progress, elements
 from checks.report import Report
-from checks.summary import IDENTITY, SIMPLIFIED, Row, identity_check, table
-from checks.sweep import Config, configs, random_batch
 
 EXIT_STATUS = ("exit status: 0 verified, 1 a mismatch, 2 bad usage or a malformed result of "
                "--impl's function, 3 --impl's function raised (its traceback is on stderr)")
@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--impl", default="both",
                         help="vectorized, loop, both, or MODULE:FUNCTION (your own backprop)")
     parser.add_argument("--json", action="store_true",
-                        help="print one JSON object (shape: see `pydoc checks.cli`)")
+                        help="print one JSON object (shape: see `pydoc checks.cli.app`)")
     parser.add_argument("--plot", metavar="PATH",
                         help="write a heatmap PNG of error/tolerance per element (needs "
                         "matplotlib); the sweep plots its first failure, else its "

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Array, Network
-from checks.error_model import Model
+from checks.netcheck.error_model import Model
 
 TANGENT_BYTES = 2**20  # one block of tangents (B, m, n) in float64
 

@@ -83,7 +83,7 @@ import numpy as np
 
 from backprop import Activation, Array, Gradients, Network
 from backprop.network import forward_arrays
-from checks.numeric import COMPLEX_STEP, U64
+from checks.engine.stencils import COMPLEX_STEP, U64
 
 SAFETY = 8  # tolerance factor on the largest deviation seen over the samples
 ULPS = 4  # default accuracy assumed of each elementwise function under test (see `local_terms`)
