@@ -51,7 +51,7 @@ cancellation that makes E, on elements that are sums of cancelling terms,
 
 ulps is the accuracy assumed of the implementation's elementwise functions
 (sigma, sigma', dC/da and the exp, log, tanh inside them): ULPS = 4 by default,
-numpy's own are within ~1. Measured (tests/test_user_code.py): correct
+numpy's own are within ~1. Measured (tests/checks/test_user_code.py): correct
 gradients whose functions are each off by +-8 ulps (XLA's float64 tanh: up to
 6.5) pass at the default, thanks to the factor 2 and SAFETY; at +-16 ulps about
 3 % of random networks fail. Setting ulps = 8 instead would cost detection at

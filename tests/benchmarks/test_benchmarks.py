@@ -1,6 +1,6 @@
 """Timings: loop vs vectorized, and vectorized vs its matmul-only lower bound.
 
-    pytest tests/test_benchmarks.py --benchmark-only --benchmark-enable
+    pytest tests/benchmarks/test_benchmarks.py --benchmark-only --benchmark-enable
 
 The default run (--benchmark-disable) calls each function once, untimed, and
 still checks its result. Ratios measured side by side, which survive a machine

@@ -8,7 +8,7 @@ import pytest
 from backprop import Gradients, Network, vectorized
 from checks import check_network
 from checks.cli.sweep import random_batch
-from tests.mutants import MUTANTS, Mutant
+from tests.checks.mutants import MUTANTS, Mutant
 
 # What the diagnosis must say about each slip it can recognise from the numbers.
 NAMED = {

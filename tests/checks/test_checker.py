@@ -10,7 +10,7 @@ import pytest
 from backprop import Gradients, Network, vectorized
 from checks import check_network, gradcheck
 from checks.cli.sweep import random_batch
-from tests.mutants import MUTANTS, Mutant
+from tests.checks.mutants import MUTANTS, Mutant
 
 
 def first_failure(report):
