@@ -13,6 +13,7 @@ the public entry points, which `checks` uses for its own.
 from backprop import derivation, loop, vectorized
 from backprop._types import Array
 from backprop.activations import ACTIVATIONS, HIDDEN, Activation
+from backprop.arrays import ArrayId, backward_order
 from backprop.costs import COSTS, Cost
 from backprop.network import Gradients, Network, Trace, cost, forward
 
@@ -22,10 +23,12 @@ __all__ = [
     "HIDDEN",
     "Activation",
     "Array",
+    "ArrayId",
     "Cost",
     "Gradients",
     "Network",
     "Trace",
+    "backward_order",
     "cost",
     "derivation",
     "forward",
