@@ -34,7 +34,7 @@ from checks.engine.stencils import (
 
 COMPLEX_SAFE = "complex-safe: complex step agreed with Richardson on a random direction"
 # The probe's retries at smaller steps: 2^-11 / 16^k down to 2^-27, where Richardson
-# still resolves f' of an f of size 1 to about 1e-7 (its round-off: 16 u |f| / h).
+# still resolves f' of an f of size 1 to about 1e-7 (its round-off: `f_roundoff` / h).
 PROBE_SHRINK, PROBE_RETRIES = 16.0, 4
 Along = Callable[[Method], tuple[np.ndarray, np.ndarray]]
 Noise = Callable[[np.ndarray], np.ndarray]
