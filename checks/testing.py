@@ -34,7 +34,7 @@ def assert_gradients(
 ) -> Report:
     """Assert grad(params) == df/dparams element by element, by `checks.gradcheck`.
 
-    options: gradcheck's keywords (method, rtol, atol). Returns the report when
+    options: gradcheck's keywords (method, rtol, atol, step). Returns the report when
     every element is within its tolerance.
 
     Raises:

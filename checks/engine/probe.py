@@ -1,8 +1,18 @@
 """Is f complex-safe? The probe that decides whether the complex step may be used.
 
-Complex step against Richardson along one seeded direction; a disagreement is
-told apart from a kink by shrinking Richardson's step (`retry`). Used by
-every front door (check_network, gradcheck) through `choose_method`.
+Complex step can only be trusted if f carries the imaginary part through
+everything it computes; an f that drops or mishandles Im (abs, norm, conj, a
+cast to real) gives a wrong derivative without any error. `probe` compares
+complex step with Richardson along one seeded random direction of f's input,
+within Richardson's error bound. A disagreement may also be a kink of f (relu,
+max) that Richardson's stencil reaches: `_retry` tells the two apart by
+shrinking Richardson's step 16-fold, down to 2^-27.
+
+Each front door says what "along the direction" means for its f, and how large
+its round-off is: check_network along z[0] through the layers and the cost
+(`checks.netcheck.perturb`), a black-box f along all its params
+(`checks.engine.blackbox.BlackBox.complex_safe`). `stencils.choose_method` runs
+the probe when method="auto".
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from checks.engine.stencils import (
 
 COMPLEX_SAFE = "complex-safe: complex step agreed with Richardson on a random direction"
 # The probe's retries at smaller steps: 2^-11 / 16^k down to 2^-27, where Richardson
-# still resolves f' of an f of size 1 to about 1e-7 (its round-off: 16 u |f| / h).
+# still resolves f' of an f of size 1 to about 1e-7 (its round-off: `f_roundoff` / h).
 PROBE_SHRINK, PROBE_RETRIES = 16.0, 4
 Along = Callable[[Method], tuple[np.ndarray, np.ndarray]]
 Noise = Callable[[np.ndarray], np.ndarray]
@@ -41,7 +51,7 @@ def probe(along: Along, noise: Noise, allowance: Noise) -> tuple[bool, str]:
     estimate + noise(values) (the round-off of f) x weight_sum / h +
     allowance(derivative) (the callers' rounding of the derivative itself).
     Not complex-safe: complex input raises, a real value comes back, or a
-    disagreement survives `retry`; a kink within the step does not.
+    disagreement survives `_retry`; a kink within the step does not.
     """
     try:
         with np.errstate(all="ignore"):
@@ -55,11 +65,11 @@ def probe(along: Along, noise: Noise, allowance: Noise) -> tuple[bool, str]:
     unexplained = ~(np.abs(cs - rich.d) <= rich.error) & ~skip & ~rich.skip
     if not np.any(unexplained):
         return True, COMPLEX_SAFE
-    return retry(along, noise, allowance, cs, rich, unexplained)
+    return _retry(along, noise, allowance, cs, rich, unexplained)
 
 
-def retry(along: Along, noise: Noise, allowance: Noise, cs: np.ndarray,
-          coarse: _Richardson, unexplained: np.ndarray) -> tuple[bool, str]:
+def _retry(along: Along, noise: Noise, allowance: Noise, cs: np.ndarray,
+           coarse: _Richardson, unexplained: np.ndarray) -> tuple[bool, str]:
     """Complex step cs and Richardson (coarse) disagreed where `unexplained`: tell
     a kink from an f that is not complex-safe by shrinking Richardson's step 16-fold.
 

@@ -11,14 +11,16 @@ combines the values with weights w_s:
 Complex step has no subtraction, so no cancellation: its error is round-off
 of the same order as the analytic gradient's own, and h can be tiny enough
 that the truncation error h^2 f'''/6 vanishes. Central and Richardson trade
-truncation (O(h^2), O(h^4)) against round-off (u |f| / h): the steps above
-balance the two. Both also evaluate the same stencil at twice the step; the
-change between the two estimates measures the truncation error, which goes
-into the tolerance (step halving, as in Richardson's own error estimate).
+truncation (O(h^2), O(h^4)) against round-off (`f_roundoff` / h = 16 u64 |f| / h):
+the steps above balance the two. Both also evaluate the same stencil at twice
+the step; the change between the two estimates measures the truncation error,
+which goes into the tolerance (step halving, as in Richardson's own error
+estimate).
 
 A kink of f (relu, max, |x|) at x + t with |t| < 2h breaks that estimate: when
 |t| << h both stencils are off by about half the jump of f' there, and agree.
-Two tests see a kink (`Reading.kinked` and `steady`, used by checks.gradcheck):
+Two tests see a kink (`Reading.kinked` and `steady`, used by
+checks.engine.blackbox):
   jump       J = sum_c w_c S_c / h over the second differences
              S_c = f(x + ch) - 2 f(x) + f(x - ch) of the offset pairs +-c. A smooth f
              has S_c = c^2 h^2 f'' + c^4 h^4 f''''/12 + ..., which w cancels (J is
@@ -28,17 +30,29 @@ Two tests see a kink (`Reading.kinked` and `steady`, used by checks.gradcheck):
   two steps  the estimate at h/4 is not where step halving predicts from the
              stencil at h (`predicts`): a kink moves the two by different
              fractions of its jump.
+
+`choose_method` resolves method="auto" with the complex-safety probe
+(`checks.engine.probe`), which the front door hands in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 U64 = float(np.finfo(np.float64).eps) / 2  # unit roundoff of float64, the reference's dtype
+# The round-off assumed of one value of f computed in float64, in units of u64: a
+# few operations' worth, so that a stencil's differences of f are not read as signal.
+F_ROUNDOFF_ULPS = 16
+Size = TypeVar("Size", float, np.ndarray)
+
+
+def f_roundoff(size: Size) -> Size:
+    """eps = 16 u64 |f|: what round-off can do to one value of f of that size."""
+    return F_ROUNDOFF_ULPS * U64 * size
 
 
 @dataclass(frozen=True)
@@ -154,7 +168,7 @@ def read(method: Method, values: np.ndarray, center: float, h: float) -> Reading
     pairs = np.reshape(values, (-1, 2))
     S = pairs[:, 0] + pairs[:, 1] - 2 * center  # the second differences S_c
     w = np.asarray(method.jump)
-    eps = 16 * U64 * max(abs(center), float(np.max(np.abs(values))))
+    eps = f_roundoff(max(abs(center), float(np.max(np.abs(values)))))
     # Each value off by up to eps: J by eps (2 sum|w| + 2 |sum w|) / h, f(x) being in every S_c.
     noise = 2 * float(np.sum(np.abs(w))) + 2 * abs(float(np.sum(w)))
     return Reading(d, (d_2h - d) / (2**method.order - 1), float(w @ S) / h,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from backprop import Gradients, Network, vectorized
-from checks import check_network, gradcheck
+from checks import check_network
 from checks.cli.sweep import random_batch
 from tests.checks.mutants import MUTANTS, Mutant
 
@@ -90,43 +90,6 @@ def test_every_method_passes_correct_gradients_and_catches_a_gross_bug(method):
     assert not check_network(net, X, Y, impl=mutant.impl, method=method).ok
 
 
-def test_gradcheck_passes_a_correct_gradient_and_catches_one_in_a_billion():
-    A = np.random.default_rng(0).normal(size=(3, 3))
-
-    def f(p):
-        return np.sum(np.tanh(A @ p[0]) ** 2) + np.sum(p[1] ** 3)
-
-    def grad(p):
-        t = np.tanh(A @ p[0])
-        return [A.T @ (2 * t * (1 - t**2)), 3 * p[1] ** 2]
-
-    params = [np.random.default_rng(1).normal(size=(3, 2)), np.linspace(-1, 2, 4)]
-    report = gradcheck(f, grad, params)
-    assert report.ok and report.checked == 10 and report.method == "complex_step", str(report)
-
-    def off(p):
-        g = grad(p)
-        g[1] = g[1].copy()
-        g[1][3] *= 1 + 1e-9
-        return g
-
-    report = gradcheck(f, off, params)
-    assert not report.ok
-    assert [e.where() for e in report.mismatches] == ["grad params[1][i0=3]"]
-
-
-def test_gradcheck_detects_a_function_that_is_not_complex_safe_and_falls_back():
-    def f(p):
-        return np.sum(np.abs(p[0]) ** 3)  # abs drops Im: complex step would read 0
-
-    def grad(p):
-        return [3 * p[0] * np.abs(p[0])]
-
-    report = gradcheck(f, grad, [np.array([1.0, -2.0, 0.5])])
-    assert report.ok, str(report)
-    assert report.method == "richardson" and "complex step unusable" in report.method_reason
-
-
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_directional_mode_gives_the_same_verdict_and_localises(mutant):
     net, X, Y = mutant_case(mutant)
@@ -171,30 +134,6 @@ def test_structured_fast_path_gives_the_same_numbers_as_the_simple_one(mutant):
             assert b_fast.worst_error == pytest.approx(b_simple.worst_error, rel=1e-6, abs=1e-15)
 
 
-NOT_COMPLEX_SAFE = {
-    "abs": (lambda p: np.sum(np.abs(p[0]) ** 3), lambda p: [3 * p[0] * np.abs(p[0])]),
-    "norm": (lambda p: np.linalg.norm(p[0]) ** 2, lambda p: [2 * p[0]]),
-    "conj": (lambda p: np.sum(p[0] * np.conj(p[0]) * p[0]), lambda p: [3 * p[0] ** 2]),
-    "real part": (lambda p: np.sum(np.real(p[0]) ** 3), lambda p: [3 * p[0] ** 2]),
-    "float cast": (lambda p: float(np.sum(p[0] ** 3)), lambda p: [3 * p[0] ** 2]),
-}
-
-
-@pytest.mark.parametrize("name", list(NOT_COMPLEX_SAFE))
-def test_gradcheck_falls_back_when_f_is_not_complex_safe(name):
-    f, grad = NOT_COMPLEX_SAFE[name]
-    params = [np.array([1.0, -2.0, 0.5])]
-    report = gradcheck(f, grad, params)
-    assert report.method == "richardson", report.method_reason
-    assert "complex step unusable" in report.method_reason
-    assert report.ok, str(report)
-
-    def wrong(p):
-        return [1.001 * g for g in grad(p)]
-
-    assert not gradcheck(f, wrong, params).ok
-
-
 def test_progress_counts_elements_up_to_every_element_of_delta_dW_db():
     net = Network.random([3, 4, 2], "tanh", seed=0)
     X, Y = random_batch(net, 3, 0)
@@ -227,21 +166,3 @@ def test_bp1_in_its_general_form_is_forgiven_its_rounding(seed):
     assert net.cost == "cross_entropy"
     g = _general_bp1(net, X, Y)
     assert check_network(net, X, Y, impl=lambda *_: g, cached_derivatives=False).ok
-
-
-P = [np.array([[1.0, -2.0], [0.5, 3.0]])]
-
-
-@pytest.mark.parametrize("method", ["complex_step", "central", "richardson"])
-@pytest.mark.parametrize("step", [1e-3, 1e-5])
-def test_gradcheck_with_a_chosen_step_passes_correct_and_catches_wrong_gradients(method, step):
-    def f(p):
-        return np.sum(np.sin(p[0]) * p[0] ** 3)
-
-    def grad(p):
-        return [np.cos(p[0]) * p[0] ** 3 + 3 * np.sin(p[0]) * p[0] ** 2]
-
-    report = gradcheck(f, grad, P, method=method, step=step)
-    assert report.ok, str(report)
-    wrong = gradcheck(f, lambda p: [grad(p)[0] * 1.001], P, method=method, step=step)
-    assert not wrong.ok, str(wrong)

@@ -1,11 +1,13 @@
-"""gradcheck on users' own code: piecewise-smooth functions (relu, leaky relu, max,
-|x|) raise no false alarm under any method, planted errors are still caught, the
-complex-safety probe tells a kink from an f that mishandles Im, and parameters may
-be named (a dict) and come with the value ((value, grads) from one function).
+"""gradcheck on users' own code: a correct gradient passes and a planted error is
+caught under every method and chosen step; piecewise-smooth functions (relu, leaky
+relu, max, |x|) raise no false alarm; the complex-safety probe tells a kink from an
+f that mishandles Im; parameters may be named (a dict) and come with the value
+((value, grads) from one function).
 
-A new test goes here if it is about gradcheck's verdicts or its named
-parameters; bad arguments shared with the other entry points are in
-test_validation.py.
+A new test goes here if it is about gradcheck's verdicts, its methods and steps,
+its probe or its named parameters; the engine's stencils and kink tests on their
+own are in test_engine.py; bad arguments shared with the other entry points are
+in test_validation.py.
 """
 
 from collections.abc import Callable
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 from checks import gradcheck
-from checks.engine.stencils import CENTRAL, RICHARDSON, U64, read, steady
+from checks.engine.stencils import RICHARDSON, U64
 
 SEEDS = range(20)
 LEAKS = pytest.mark.parametrize("leak", [0.0, 0.01], ids=["relu", "leaky relu"])
@@ -132,6 +134,31 @@ def test_finite_differences_catch_a_gross_error_away_from_kinks(method):
         assert [e.index for e in report.mismatches] == [at], f"seed {seed}:\n{report}"
 
 
+def test_gradcheck_passes_a_correct_gradient_and_catches_one_in_a_billion():
+    A = np.random.default_rng(0).normal(size=(3, 3))
+
+    def f(p):
+        return np.sum(np.tanh(A @ p[0]) ** 2) + np.sum(p[1] ** 3)
+
+    def grad(p):
+        t = np.tanh(A @ p[0])
+        return [A.T @ (2 * t * (1 - t**2)), 3 * p[1] ** 2]
+
+    params = [np.random.default_rng(1).normal(size=(3, 2)), np.linspace(-1, 2, 4)]
+    report = gradcheck(f, grad, params)
+    assert report.ok and report.checked == 10 and report.method == "complex_step", str(report)
+
+    def off(p):
+        g = grad(p)
+        g[1] = g[1].copy()
+        g[1][3] *= 1 + 1e-9
+        return g
+
+    report = gradcheck(f, off, params)
+    assert not report.ok
+    assert [e.where() for e in report.mismatches] == ["grad params[1][i0=3]"]
+
+
 def max_of_sum() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """f = max(sum x, 0) + sum sin x: a kink where the sum crosses 0."""
     def f(p: list[Any]) -> Any:
@@ -208,34 +235,47 @@ def test_the_probe_still_blames_conj_next_to_a_kink():
     assert report.ok, str(report)
 
 
-@pytest.mark.parametrize("method", [RICHARDSON, CENTRAL], ids=["richardson", "central"])
-def test_the_jump_test_reads_the_jump_of_f_prime_at_a_kink(method):
-    h = method.step(U64)
-
-    def at(x: float, g: Callable[[float], float]) -> Any:
-        values = np.array([g(x + c * h) for c in method.offsets])
-        return read(method, values, g(x), h)
-
-    kink = at(0.0, lambda t: 3 * max(t, 0.0) + t)
-    assert kink.jump == pytest.approx(3.0, rel=1e-6) and kink.kinked
-    smooth = at(0.3, np.sin)
-    assert abs(smooth.jump) <= smooth.jump_noise and not smooth.kinked
+NOT_COMPLEX_SAFE = {
+    # abs drops Im: complex step would read 0.
+    "abs": (lambda p: np.sum(np.abs(p[0]) ** 3), lambda p: [3 * p[0] * np.abs(p[0])]),
+    "norm": (lambda p: np.linalg.norm(p[0]) ** 2, lambda p: [2 * p[0]]),
+    "conj": (lambda p: np.sum(p[0] * np.conj(p[0]) * p[0]), lambda p: [3 * p[0] ** 2]),
+    "real part": (lambda p: np.sum(np.real(p[0]) ** 3), lambda p: [3 * p[0] ** 2]),
+    "float cast": (lambda p: float(np.sum(p[0] ** 3)), lambda p: [3 * p[0] ** 2]),
+}
 
 
-@pytest.mark.parametrize("method", [RICHARDSON, CENTRAL], ids=["richardson", "central"])
-def test_the_two_steps_test_sees_a_kink_that_step_halving_misses(method):
-    h = method.step(U64)
+@pytest.mark.parametrize("name", list(NOT_COMPLEX_SAFE))
+def test_gradcheck_falls_back_when_f_is_not_complex_safe(name):
+    f, grad = NOT_COMPLEX_SAFE[name]
+    params = [np.array([1.0, -2.0, 0.5])]
+    report = gradcheck(f, grad, params)
+    assert report.method == "richardson", report.method_reason
+    assert "complex step unusable" in report.method_reason
+    assert report.ok, str(report)
 
-    def stencil(g: Callable[[float], float], step: float) -> Any:
-        return read(method, np.array([g(c * step) for c in method.offsets]), g(0.0), step)
+    def wrong(p):
+        return [1.001 * g for g in grad(p)]
 
-    for t in (0.3 * h, 0.7 * h, 1.5 * h):  # a kink at t, inside the stencil at h
-        def g(x: float, t: float = t) -> float:
-            return 2 * max(x - t, 0.0) + np.sin(x)
-        coarse, fine = stencil(g, h), stencil(g, h / 4)
-        assert coarse.kinked or fine.kinked or not steady(coarse, fine, method.order), t
-    coarse, fine = stencil(np.exp, h), stencil(np.exp, h / 4)
-    assert not coarse.kinked and not fine.kinked and steady(coarse, fine, method.order)
+    assert not gradcheck(f, wrong, params).ok
+
+
+P = [np.array([[1.0, -2.0], [0.5, 3.0]])]
+
+
+@pytest.mark.parametrize("method", ["complex_step", "central", "richardson"])
+@pytest.mark.parametrize("step", [1e-3, 1e-5])
+def test_gradcheck_with_a_chosen_step_passes_correct_and_catches_wrong_gradients(method, step):
+    def f(p):
+        return np.sum(np.sin(p[0]) * p[0] ** 3)
+
+    def grad(p):
+        return [np.cos(p[0]) * p[0] ** 3 + 3 * np.sin(p[0]) * p[0] ** 2]
+
+    report = gradcheck(f, grad, P, method=method, step=step)
+    assert report.ok, str(report)
+    wrong = gradcheck(f, lambda p: [grad(p)[0] * 1.001], P, method=method, step=step)
+    assert not wrong.ok, str(wrong)
 
 
 NAMES = ("W1", "b1", "W2", "b2")
