@@ -18,9 +18,8 @@ import types
 import pytest
 
 from backprop import COSTS, HIDDEN, Network
-from checks.cli import main, summary
+from checks.cli import main, render
 from checks.cli import progress as progress_module
-from checks.cli.app import _plotted
 from checks.cli.progress import Progress
 from checks.cli.sweep import SWEEP_SIZES, configs
 
@@ -47,21 +46,21 @@ def test_main_job_verifies_every_equation_and_exits_0(capsys):
         "BP1": 60, "BP1 (cost with a − y)": 52, "a − y = general BP1 (identity check)": 26,
         "BP2": 144, "BP3": 256, "BP4": 256}
     assert rows["a − y = general BP1 (identity check)"][1] == "exact"
-    assert lines[9] == summary.LEGEND  # under the table, once
+    assert lines[9] == render.LEGEND  # under the table, once
 
 
 def test_the_a_minus_y_rows_and_their_legend_appear_only_for_costs_that_have_it(capsys):
     assert main(["--cost", "quadratic", "--activations", "tanh", "--impl", "loop"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("backprop-check: 3 networks x 1 implementation (loop), ")
-    assert "a − y" not in out and summary.LEGEND not in out
+    assert "a − y" not in out and render.LEGEND not in out
     assert main(["--cost", "cross_entropy", "--sizes", "3,2", "--impl", "loop"]) == 0
     out = capsys.readouterr().out
     assert "\nbackprop-check: 1 network x 1 implementation (loop), " in out
     table = out[out.index("\nbackprop-check: "):]
     assert "\nBP1 (cost with a − y) " in table
     assert re.search(r"^BP1 +\d", table, flags=re.MULTILINE) is None  # no plain BP1 row
-    assert out.count(summary.LEGEND) == 1
+    assert out.count(render.LEGEND) == 1
 
 
 def test_json_output_has_ok_settings_and_equations(capsys):
@@ -161,9 +160,8 @@ def test_plot_writes_a_heatmap_of_the_failing_network(tmp_path, capsys, monkeypa
 
 
 def test_plot_chooses_the_first_failure_else_the_deepest_network():
-    reports = [{"ok": True}, {"ok": True}, {"ok": False}, {"ok": False}]
-    assert _plotted(reports, [1, 3, 2, 3]) == 2
-    assert _plotted([{"ok": True}] * 4, [1, 3, 2, 3]) == 1
+    assert render.plotted([True, True, False, False], [1, 3, 2, 3]) == 2
+    assert render.plotted([True] * 4, [1, 3, 2, 3]) == 1
 
 
 def test_plot_without_matplotlib_exits_2_saying_how_to_install_it(tmp_path, capsys,
