@@ -72,7 +72,7 @@ this shape:
                    "method", "directions", "impl", "json", "plot"},  # as given
       "equations": {                  # one entry per row of the table, keyed by
         "BP1" | "BP1 δ^L = a^L − y" | "a−y = general BP1" | "BP2" | "BP3" | "BP4": {
-          "arrays": int, "networks": int, "checked": int, "skipped": int,
+          "arrays": int, "checked": int, "skipped": int,
           "worst_error_over_tolerance": float, "worst_error": float,
           "methods": [str], "failures": [str]}},
       "reports": [                    # one per network x implementation
@@ -82,8 +82,7 @@ this shape:
 
 The keys of "equations" are those of earlier versions: "BP1 δ^L = a^L − y" is
 the table's "BP1 (cost with a − y)" row, "a−y = general BP1" its
-"a − y = general BP1 (identity check)" row. "networks" is the former name of
-"arrays" (it always counted arrays), kept with the same value.
+"a − y = general BP1 (identity check)" row.
 
 Report.as_dict() is {"ok", "title", "method", "method_reason", "checked",
 "skipped", "mismatched", "blocks": [Block.as_dict()], "diagnosis": [str]}, a block

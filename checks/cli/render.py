@@ -96,8 +96,7 @@ def json_object(tally: Tally, settings: Settings,
         "ok": tally.ok,
         "settings": dataclasses.asdict(settings),
         "equations": {r.equation: {
-            "arrays": r.arrays, "networks": r.arrays, "checked": r.checked,
-            "skipped": r.skipped,
+            "arrays": r.arrays, "checked": r.checked, "skipped": r.skipped,
             "worst_error_over_tolerance": r.worst_ratio, "worst_error": r.worst_error,
             "methods": sorted(r.methods), "failures": r.failures} for r in tally.rows.values()},
         "reports": [{"network": repr(c.net), "impl": c.label, **c.report.as_dict()}
