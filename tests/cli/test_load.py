@@ -143,3 +143,17 @@ def test_a_sigmoid_only_backprop_passes_the_sigmoid_sweep_over_sizes_and_depths(
                  "nielsen:backprop"]) == 0
     # ...and the same code is caught where its sigmoid is wrong.
     assert main([*ONE_NETWORK, "--impl", "nielsen:backprop"]) == 1
+
+
+@pytest.mark.parametrize(("spec", "fragment"), [
+    ("mybackprop", "--impl 'mybackprop': expected vectorized, loop, both or MODULE:FUNCTION"),
+    ("json:no_such_function", "--impl 'json:no_such_function': json has no function "
+     "'no_such_function'"),
+])
+def test_an_impl_that_names_no_function_exits_2_before_checking(spec, fragment, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--impl", spec])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert fragment in captured.err and "usage: backprop-check" in captured.err
+    assert captured.out == ""
