@@ -138,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _printer(progress: Progress) -> Callable[[Report], None]:
+    """run's show: each report printed in full, the progress line wiped first."""
+
     def show(report: Report) -> None:
         progress.clear()
         print(report, end="\n\n")
@@ -146,7 +148,7 @@ def _printer(progress: Progress) -> Callable[[Report], None]:
 
 
 def _ignore(report: Report) -> None:
-    pass
+    """run's show in a sweep or with --json: the reports go into the table or the JSON."""
 
 
 def _print_results(tally: Tally, settings: Settings, networks: int, impls: list[str]) -> None:
