@@ -159,7 +159,7 @@ def _print_results(tally: Tally, settings: Settings, networks: int, impls: list[
         print(json.dumps(render.json_object(tally, settings, plotted), indent=2))
         return
     failed = [] if networks == 1 else [c for c in tally.checks if not c.report.ok]
-    print(render.table(tally.rows, failed, networks=networks, impls=impls, settings=settings))
+    print(render.table(tally.rows(), failed, networks=networks, impls=impls, settings=settings))
     if plotted is not None:
         check = tally.checks[plotted["report"]]
         print(f"heatmap of {check.label} on {check.net!r}: {plotted['path']}")

@@ -98,7 +98,7 @@ def json_object(tally: Tally, settings: Settings,
         "equations": {r.equation: {
             "arrays": r.arrays, "checked": r.checked, "skipped": r.skipped,
             "worst_error_over_tolerance": r.worst_ratio, "worst_error": r.worst_error,
-            "methods": sorted(r.methods), "failures": r.failures} for r in tally.rows.values()},
+            "methods": sorted(r.methods), "failures": r.failures} for r in tally.rows().values()},
         "reports": [{"network": repr(c.net), "impl": c.label, **c.report.as_dict()}
                     for c in tally.checks],
     }

@@ -67,38 +67,55 @@ class Check:
         return f"[{self.label}] {self.net!r}"
 
 
-@dataclass
+@dataclass(frozen=True)
+class Checked:
+    """One network of a run: a Check per implementation, then its identity check (None
+    when its cost has no simplified delta^L)."""
+
+    net: Network
+    checks: tuple[Check, ...]
+    identity: Report | None
+
+
+@dataclass(frozen=True)
 class Tally:
-    """A run so far: its checks in order, one Row per equation (in the order first met),
-    and whether everything, identity checks included, was verified."""
+    """A run: each network checked, in order."""
 
-    checks: list[Check] = field(default_factory=list)
-    rows: dict[str, Row] = field(default_factory=dict)
-    ok: bool = True
+    networks: tuple[Checked, ...]
 
-    def add(self, check: Check) -> None:
-        """check's report, each block into its equation's row (BP1 under a cost with
-        a - y into the SIMPLIFIED row)."""
-        report, net = check.report, check.net
-        self.ok &= report.ok
-        self.checks.append(check)
-        for block in report.blocks:
-            equation = block.equation
-            if equation == "BP1" and net.cost_fn.delta is not None:
-                equation = SIMPLIFIED
-            self._row(equation).add(
-                block.checked, len(block.skipped), block.worst_ratio, block.worst_error,
-                block.method, [f"{check.name}: {e}" for e in block.mismatches])
+    @property
+    def checks(self) -> list[Check]:
+        """Every network x implementation, in the order checked."""
+        return [check for checked in self.networks for check in checked.checks]
 
-    def add_identity(self, net: Network, report: Report) -> None:
-        """identity_check's report on net, into the IDENTITY row."""
-        self.ok &= report.ok
-        b = report.blocks[0]
-        self._row(IDENTITY).add(b.checked, 0, b.worst_ratio, b.worst_error, "exact",
-                                [f"{net!r}: {e}" for e in b.mismatches])
+    @property
+    def ok(self) -> bool:
+        """Every check verified, identity checks included."""
+        return all(check.report.ok for check in self.checks) and all(
+            checked.identity.ok for checked in self.networks if checked.identity is not None)
 
-    def _row(self, equation: str) -> Row:
-        return self.rows.setdefault(equation, Row(equation))
+    def rows(self) -> dict[str, Row]:
+        """One Row per equation, in the order first met: every block of every check
+        into its equation's row (BP1 under a cost with a - y into SIMPLIFIED), each
+        identity check into IDENTITY."""
+        rows: dict[str, Row] = {}
+        for checked in self.networks:
+            net = checked.net
+            for check in checked.checks:
+                for block in check.report.blocks:
+                    equation = block.equation
+                    if equation == "BP1" and net.cost_fn.delta is not None:
+                        equation = SIMPLIFIED
+                    rows.setdefault(equation, Row(equation)).add(
+                        block.checked, len(block.skipped), block.worst_ratio,
+                        block.worst_error, block.method,
+                        [f"{check.name}: {e}" for e in block.mismatches])
+            if checked.identity is not None:
+                b = checked.identity.blocks[0]
+                rows.setdefault(IDENTITY, Row(IDENTITY)).add(
+                    b.checked, 0, b.worst_ratio, b.worst_error, "exact",
+                    [f"{net!r}: {e}" for e in b.mismatches])
+        return rows
 
 
 def progress_of(networks: Sequence[Config], impls: Implementations, settings: Settings,
@@ -116,21 +133,21 @@ def run(networks: Sequence[Config], impls: Implementations, settings: Settings,
     Raises UsageError when a network cannot be built from the settings (--seed),
     load.ImplCrashed and load.MalformedResult for the user's --impl.
     """
-    tally = Tally()
+    done: list[Checked] = []
+    k = 0  # the check's number, counting network x implementation
     for c, config in enumerate(networks):
         net, X, Y = _network(config, settings, seed=settings.seed + c)
+        checks = []
         for label, impl in impls:
-            k, what = len(tally.checks) + 1, f"{label} on {net.sizes} {net.cost}"
+            k, what = k + 1, f"{label} on {net.sizes} {net.cost}"
             progress.update(k, what)
             report = _check(net, X, Y, impl, settings, settings.seed + c,
                             progress.within(k, what))
             progress.finished(k)
-            tally.add(Check(label, net, report))
+            checks.append(Check(label, net, report))
             show(report)
-        identity = identity_check(net, X, Y)
-        if identity is not None:
-            tally.add_identity(net, identity)
-    return tally
+        done.append(Checked(net, tuple(checks), identity_check(net, X, Y)))
+    return Tally(tuple(done))
 
 
 def _network(config: Config, settings: Settings, seed: int) -> tuple[Network, Array, Array]:
