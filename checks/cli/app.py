@@ -14,7 +14,7 @@ implementations, and one table per equation is printed. Exit status:
        on stderr, without the frames of backprop-check itself
 
 --sizes, --activations and --cost each fix their part of that sweep, and the
-rest is still swept (`checks.sweep.configs` lists the networks):
+rest is still swept (`checks.cli.sweep.configs` lists the networks):
 
 - --sizes N0,...,NL: the same activations x costs, on these widths only.
 - --activations NAME: NAME in every layer, at each depth. A --cost that requires
@@ -72,7 +72,7 @@ this shape:
                    "method", "directions", "impl", "json", "plot"},  # as given
       "equations": {                  # one entry per row of the table, keyed by
         "BP1" | "BP1 δ^L = a^L − y" | "a−y = general BP1" | "BP2" | "BP3" | "BP4": {
-          "arrays": int, "networks": int, "checked": int, "skipped": int,
+          "arrays": int, "checked": int, "skipped": int,
           "worst_error_over_tolerance": float, "worst_error": float,
           "methods": [str], "failures": [str]}},
       "reports": [                    # one per network x implementation
@@ -82,8 +82,7 @@ this shape:
 
 The keys of "equations" are those of earlier versions: "BP1 δ^L = a^L − y" is
 the table's "BP1 (cost with a − y)" row, "a−y = general BP1" its
-"a − y = general BP1 (identity check)" row. "networks" is the former name of
-"arrays" (it always counted arrays), kept with the same value.
+"a − y = general BP1 (identity check)" row.
 
 Report.as_dict() is {"ok", "title", "method", "method_reason", "checked",
 "skipped", "mismatched", "blocks": [Block.as_dict()], "diagnosis": [str]}, a block
@@ -96,279 +95,74 @@ random directions has method "<method>/dir" and the name "<array>·u".
 
 from __future__ import annotations
 
-import argparse
-import functools
-import importlib
 import json
 import sys
-import traceback
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
 
-import numpy as np
-
-import backprop
-import checks
-from backprop import COSTS, Array, Gradients, Network
-from checks.cli.progress import Progress, elements
-from checks.cli.summary import IDENTITY, SIMPLIFIED, Row, identity_check, table
-from checks.cli.sweep import Config, configs, random_batch
-from checks.engine.stencils import METHODS
-from checks.network import Impl, check_network
+from checks.cli import render
+from checks.cli.load import ImplCrashed, MalformedResult, crash_text, implementations
+from checks.cli.parse import Settings, UsageError, build_parser, check_settings, chosen, parse
+from checks.cli.progress import Progress
+from checks.cli.run import Tally, progress_of, run
 from checks.report import Report
-
-EXIT_STATUS = ("exit status: 0 verified, 1 a mismatch, 2 bad usage or a malformed result of "
-               "--impl's function, 3 --impl's function raised (its traceback is on stderr)")
-# The installed packages' folders: a frame in them is backprop-check's, not the user's.
-BACKPROP_DIR, CHECKS_DIR = (Path(p.__file__ or "").resolve().parent for p in (backprop, checks))
-
-
-class ImplCrashed(Exception):
-    """--impl's function raised (its exception is __cause__): exit status 3."""
-
-
-def _guarded(fn: Impl) -> Impl:
-    """fn, with an exception it raises wrapped in ImplCrashed, except per_example's
-    own message about a malformed result (raised inside checks/), which passes."""
-
-    @functools.wraps(fn)
-    def call(net: Network, X: Array, Y: Array) -> Gradients:
-        try:
-            return fn(net, X, Y)
-        except Exception as exc:
-            frames = traceback.extract_tb(exc.__traceback__)
-            if isinstance(exc, (TypeError, ValueError)) and _inside(frames[-1].filename,
-                                                                    CHECKS_DIR):
-                raise
-            raise ImplCrashed(str(exc)) from exc
-
-    call.__qualname__ = getattr(fn, "__qualname__", repr(fn))
-    return call
-
-
-def _inside(filename: str, *folders: Path) -> bool:
-    path = Path(filename).resolve()
-    return any(path.is_relative_to(folder) for folder in folders)
-
-
-def _crash(exc: ImplCrashed, spec: str, net: Network) -> str:
-    """The user's traceback, frames of backprop/ and checks/ left out, chained ones too."""
-    cause = exc.__cause__
-    assert cause is not None
-    top = traceback.TracebackException.from_exception(cause)
-    pending, seen = [top], set()
-    while pending:
-        te = pending.pop()
-        if id(te) in seen:
-            continue
-        seen.add(id(te))
-        te.stack = traceback.StackSummary.from_list(
-            [f for f in te.stack if not _inside(f.filename, BACKPROP_DIR, CHECKS_DIR)])
-        pending.extend(t for t in (te.__cause__, te.__context__) if t is not None)
-    return (f"backprop-check: --impl {spec} raised {type(cause).__name__} while checking "
-            f"{net!r} (the frames of backprop-check itself are left out):\n"
-            + "".join(top.format()))
-
-
-def _parse_list(text: str, what: str, parser: argparse.ArgumentParser) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        parser.error(f"{what} is empty")
-    return items
-
-
-def _load_impl(spec: str, parser: argparse.ArgumentParser) -> Impl:
-    module_name, _, function = spec.partition(":")
-    if not module_name or not function:
-        parser.error(f"--impl {spec!r}: expected vectorized, loop, both or MODULE:FUNCTION")
-    sys.path.insert(0, "")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        parser.error(f"--impl {spec!r}: cannot import {module_name!r} ({exc})")
-    fn = getattr(module, function, None)
-    if not callable(fn):
-        parser.error(f"--impl {spec!r}: {module_name} has no function {function!r}")
-    return fn
-
-
-def _chosen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Config]:
-    """configs() for the --sizes, --activations and --cost given; usage error if none fits."""
-    sizes: list[int] | None = None
-    if args.sizes is not None:
-        items = _parse_list(args.sizes, "--sizes", parser)
-        if not all(s.lstrip("-").isdigit() for s in items):
-            parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
-        sizes = [int(s) for s in items]
-    activations: str | list[str] | None = None
-    if args.activations is not None:
-        names = _parse_list(args.activations, "--activations", parser)
-        activations = names[0] if len(names) == 1 else names
-    try:
-        return configs(sizes, activations, args.cost)
-    except ValueError as exc:
-        parser.error(str(exc))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="backprop-check",
-        description="Verify backprop (BP1-BP4) against numerical derivatives, "
-        "equation by equation, on a sweep of networks: sizes 3,2 / 3,4,2 / 3,5,4,3 x "
-        "every hidden activation x every cost with the outputs it allows (56 networks). "
-        "--sizes, --activations and --cost each fix their part of the sweep and the rest "
-        "is still swept; all three check exactly one network, whose report is printed in "
-        "full.",
-        epilog=EXIT_STATUS,
-    )
-    parser.add_argument("--sizes", help="layer widths, e.g. 784,100,10: fixes the sizes "
-                        "(and depth); activations and costs are still swept unless given")
-    parser.add_argument("--activations", help="one name for every layer, e.g. sigmoid (a "
-                        "cost that requires an output still gets it), or one per layer, e.g. "
-                        "tanh,softmax (fixes the depth): fixes the activations; sizes and the "
-                        "costs the output layer suits are still swept unless given")
-    parser.add_argument("--cost", choices=sorted(COSTS), help="fixes the cost; sizes and "
-                        "the activations it allows are still swept unless given")
-    parser.add_argument("--batch", type=int, default=4, help="examples per batch (default 4)")
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--method", choices=["auto", *METHODS], default="auto")
-    parser.add_argument("--directions", type=int, metavar="K",
-                        help="check each array along K random directions first, element by "
-                        "element only where that fails: much faster on large networks")
-    parser.add_argument("--impl", default="both",
-                        help="vectorized, loop, both, or MODULE:FUNCTION (your own backprop)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object (shape: see `pydoc checks.cli.app`)")
-    parser.add_argument("--plot", metavar="PATH",
-                        help="write a heatmap PNG of error/tolerance per element (needs "
-                        "matplotlib); the sweep plots its first failure, else its "
-                        "deepest network")
-    return parser
-
-
-def _check_plot_path(path: str, parser: argparse.ArgumentParser) -> None:
-    """Fail before the checks run, not after: matplotlib and the directory must exist."""
-    from checks.plot import INSTALL_HINT
-
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        parser.error(f"--plot needs matplotlib, which is not installed: {INSTALL_HINT}")
-    if not Path(path).resolve().parent.is_dir():
-        parser.error(f"--plot {path!r}: directory {str(Path(path).parent)!r} does not exist")
-
-
-def _plotted(reports: list[dict[str, Any]], depths: list[int]) -> int:
-    """Which report --plot draws: the first that failed, else the deepest network's first."""
-    failed = [k for k, r in enumerate(reports) if not r["ok"]]
-    return failed[0] if failed else max(range(len(reports)), key=lambda k: (depths[k], -k))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """backprop-check on argv (sys.argv[1:] when None): prints the results, returns the
+    exit status (0 verified, 1 a mismatch, 3 --impl's function raised) or exits 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.batch < 1:
-        parser.error(f"--batch must be >= 1, got {args.batch}")
-    if args.directions is not None and args.directions < 1:
-        parser.error(f"--directions must be >= 1, got {args.directions}")
-    if args.plot is not None:
-        _check_plot_path(args.plot, parser)
-    impls: list[tuple[str, Impl | str]]
-    if args.impl == "both":
-        impls = [("vectorized", "vectorized"), ("loop", "loop")]
-    elif args.impl in ("vectorized", "loop"):
-        impls = [(args.impl, args.impl)]
-    else:
-        impls = [(args.impl, _guarded(_load_impl(args.impl, parser)))]
-    networks = _chosen(args, parser)
-    one = len(networks) == 1
-    rows: dict[str, Row] = {}
-    reports: list[dict[str, Any]] = []
-    failed: list[tuple[str, Report]] = []  # (which check, its report), for the summary
-    full: list[Report] = []  # kept for --plot
-    depths: list[int] = []
-    ok = True
-    progress = Progress([elements(sizes, args.batch) for sizes, _, _ in networks
-                         for _ in impls], sys.stderr, suggest=args.directions is None)
-    for c, (sizes, acts, cost_name) in enumerate(networks):
-        try:
-            net = Network.random(sizes, activations=acts, cost=cost_name,
-                                 seed=args.seed + c, dtype=np.dtype(args.dtype))
-        except (TypeError, ValueError) as exc:
-            parser.error(str(exc))
-        X, Y = random_batch(net, args.batch, args.seed + c)
-        for label, impl in impls:
-            k, what = len(reports) + 1, f"{label} on {net.sizes} {net.cost}"
-            progress.update(k, what)
-            try:
-                report = check_network(net, X, Y, impl=impl, method=args.method,
-                                       directions=args.directions, seed=args.seed + c,
-                                       progress=progress.within(k, what))
-            except ImplCrashed as exc:
-                progress.clear()
-                print(_crash(exc, args.impl, net), end="", file=sys.stderr)
-                return 3
-            except (TypeError, ValueError) as exc:
-                if isinstance(impl, str):
-                    raise  # our own implementations: a bug, not a usage error
-                progress.clear()  # a malformed result: the user's bug, not bad usage
-                parser.exit(2, f"{parser.prog}: error: --impl {args.impl}: {exc}\n")
-            progress.finished(k)
-            ok &= report.ok
-            if not report.ok:
-                failed.append((f"[{label}] {net!r}", report))
-            reports.append({"network": repr(net), "impl": label, **report.as_dict()})
-            if args.plot is not None:
-                full.append(report)
-                depths.append(net.L)
-            for block in report.blocks:
-                equation = block.equation
-                if equation == "BP1" and net.cost_fn.delta is not None:
-                    equation = SIMPLIFIED
-                rows.setdefault(equation, Row(equation)).add(
-                    block.checked, len(block.skipped), block.worst_ratio, block.worst_error,
-                    block.method, [f"[{label}] {net!r}: {e}" for e in block.mismatches])
-            if one and not args.json:
-                progress.clear()
-                print(report, end="\n\n")
-        simple = identity_check(net, X, Y)
-        if simple is not None:
-            ok &= simple.ok
-            b = simple.blocks[0]
-            rows.setdefault(IDENTITY, Row(IDENTITY)).add(
-                b.checked, 0, b.worst_ratio, b.worst_error, "exact",
-                [f"{net!r}: {e}" for e in b.mismatches])
+    settings = parse(parser, argv)
+    try:
+        check_settings(settings)
+        impls = implementations(settings.impl)
+        networks = chosen(settings)
+    except UsageError as exc:
+        parser.error(str(exc))
+    progress = progress_of(networks, impls, settings, sys.stderr)
+    # One network: its full report per implementation, before the table.
+    show = _printer(progress) if len(networks) == 1 and not settings.json else _ignore
+    try:
+        tally = run(networks, impls, settings, progress, show)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except ImplCrashed as exc:
+        progress.clear()
+        print(crash_text(exc, settings.impl), end="", file=sys.stderr)
+        return 3
+    except MalformedResult as exc:
+        progress.clear()  # a malformed result: the user's bug, not bad usage
+        parser.exit(2, f"{parser.prog}: error: --impl {settings.impl}: {exc}\n")
     progress.done()
-    plot: dict[str, Any] | None = None
-    if args.plot is not None:
-        from checks.plot import heatmap
+    _print_results(tally, settings, len(networks), [label for label, _ in impls])
+    return 0 if tally.ok else 1
 
-        k = _plotted(reports, depths)
-        heatmap(full[k], args.plot)
-        plot = {"path": args.plot, "report": k}
-    if args.json:
-        result = {
-            "ok": ok,
-            "settings": {k: getattr(args, k) for k in vars(args)},
-            "equations": {r.equation: {
-                "arrays": r.arrays, "networks": r.arrays, "checked": r.checked,
-                "skipped": r.skipped,
-                "worst_error_over_tolerance": r.worst_ratio, "worst_error": r.worst_error,
-                "methods": sorted(r.methods), "failures": r.failures} for r in rows.values()},
-            "reports": reports,
-        }
-        if plot is not None:
-            result["plot"] = plot
-        print(json.dumps(result, indent=2))
-        return 0 if ok else 1
-    print(table(rows, len(networks), [label for label, _ in impls], args,
-                 [] if one else failed))
-    if plot is not None:
-        r = reports[plot["report"]]
-        print(f"heatmap of {r['impl']} on {r['network']}: {plot['path']}")
-    return 0 if ok else 1
+
+def _printer(progress: Progress) -> Callable[[Report], None]:
+    """run's show: each report printed in full, the progress line wiped first."""
+
+    def show(report: Report) -> None:
+        progress.clear()
+        print(report, end="\n\n")
+
+    return show
+
+
+def _ignore(report: Report) -> None:
+    """run's show in a sweep or with --json: the reports go into the table or the JSON."""
+
+
+def _print_results(tally: Tally, settings: Settings, networks: int, impls: list[str]) -> None:
+    """The JSON object, or the table (a sweep's failed checks under it) and which check
+    --plot drew, after writing the plot."""
+    plotted = render.plot(tally.checks, settings.plot) if settings.plot is not None else None
+    if settings.json:
+        print(json.dumps(render.json_object(tally, settings, plotted), indent=2))
+        return
+    failed = [] if networks == 1 else [c for c in tally.checks if not c.report.ok]
+    print(render.table(tally.rows(), failed, networks=networks, impls=impls, settings=settings))
+    if plotted is not None:
+        check = tally.checks[plotted["report"]]
+        print(f"heatmap of {check.label} on {check.net!r}: {plotted['path']}")
 
 
 if __name__ == "__main__":

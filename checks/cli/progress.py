@@ -22,7 +22,6 @@ SUGGESTION = ("this will take ~{:.0f} s; --directions 4 checks each array along 
               "directions first and is much faster")
 
 
-
 def elements(sizes: Sequence[int], m: int) -> int:
     """How many elements check_network compares: delta[l] (n_l x m), dW[l], db[l]."""
     return sum(n * m + n * n_prev + n for n_prev, n in itertools.pairwise(sizes))

@@ -4,7 +4,7 @@ With nothing fixed: every hidden activation x every cost (with the outputs it
 allows: quadratic sigmoid or softmax, cross_entropy sigmoid,
 categorical_cross_entropy softmax) on sizes [3, 2], [3, 4, 2] and [3, 5, 4, 3]:
 56 networks. `configs` states how --sizes, --activations and --cost narrow it
-(see checks.cli's docstring for the rules as the user sees them); `random_batch`
+(see checks.cli.app's docstring for the rules as the user sees them); `random_batch`
 draws the batch each network is checked on.
 """
 

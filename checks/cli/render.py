@@ -1,0 +1,123 @@
+"""What a backprop-check run prints: the table, or the JSON object; and which report --plot draws.
+
+The table has one row per equation over every check (run.Tally), each saying
+what it counts (arrays checked, elements checked and skipped, the worst error
+over tolerance); the two a - y rows are labelled and explained in a legend line;
+a failing sweep lists each failing check once with its first broken equations
+(checks.netcheck.diagnose). The JSON object's shape is documented in
+checks.cli.app's docstring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from checks.cli.parse import Settings
+from checks.cli.run import IDENTITY, ROW_ORDER, SIMPLIFIED, Check, Row, Tally
+from checks.report import Finding
+
+# The labels of the two a - y rows in the table (their keys: run.SIMPLIFIED, run.IDENTITY).
+LABELS = {SIMPLIFIED: "BP1 (cost with a − y)",
+          IDENTITY: "a − y = general BP1 (identity check)"}
+LEGEND = ("(cost with a − y): BP1 where the cost gives δ^L = a^L − y; (identity check): "
+          "a^L − y = Jᵀ ∂C/∂a in float64, per network, not using the code checked")
+FAILED_SHOWN = 10  # failing checks of a sweep summarised under the table
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _finding_lines(finding: Finding) -> list[str]:
+    """A broken equation under its failing check: its text, and the slip (if named) below."""
+    lines = ["    " + finding.text]
+    if finding.slip:
+        lines.append("      " + finding.slip)
+    return lines
+
+
+def _failed_lines(failed: Sequence[Check]) -> list[str]:
+    """Each failing check of a sweep once: the network, how many elements, and the
+    first broken equations with their slips (the full report: check that network alone)."""
+    lines = ["", f"Failed: {_count(len(failed), 'check')} (network x implementation)"]
+    for check in failed[:FAILED_SHOWN]:
+        report = check.report
+        lines.append(f"  {check.name}: {len(report.mismatches)} of {report.checked} elements")
+        for finding in report.findings[:2]:
+            lines.extend(_finding_lines(finding))
+        if len(report.findings) > 2:
+            lines.append(f"    ... and {len(report.findings) - 2} more broken equations")
+    if len(failed) > FAILED_SHOWN:
+        lines.append(f"  ... and {len(failed) - FAILED_SHOWN} more")
+    lines.append("  (the full report of one network: give its --sizes, --activations and --cost)")
+    return lines
+
+
+def table(rows: Mapping[str, Row], failed: Sequence[Check], *, networks: int,
+          impls: Sequence[str], settings: Settings) -> str:
+    """The summary: a header line (networks x impls, batch, dtype, seed), one line per
+    row in ROW_ORDER, the legend of the a - y rows, the failed checks, the verdict."""
+    order = [name for name in ROW_ORDER if name in rows]
+    labels = {name: LABELS.get(name, name) for name in order}
+    methods = {name: ", ".join(sorted(rows[name].methods)) for name in order}
+    w = max([20, *(len(label) for label in labels.values())])
+    w_method = max([13, *(len(m) for m in methods.values())])
+    lines = [
+        f"backprop-check: {_count(networks, 'network')} x "
+        f"{_count(len(impls), 'implementation')} ({', '.join(impls)}), "
+        f"batch {settings.batch}, {settings.dtype}, seed {settings.seed}",
+        "",
+        f"{'equation':<{w}} {'arrays':>6} {'method':<{w_method}} {'worst err/tol':>13} "
+        f"{'worst error':>11} {'checked':>8} {'skipped':>8}  verdict",
+    ]
+    for name in order:
+        r = rows[name]
+        lines.append(
+            f"{labels[name]:<{w}} {r.arrays:>6} {methods[name]:<{w_method}} "
+            f"{r.worst_ratio:>13.2g} {r.worst_error:>11.2e} {r.checked:>8} {r.skipped:>8}  "
+            + ("verified" if not r.failures else f"{len(r.failures)} MISMATCHED"))
+    if SIMPLIFIED in rows or IDENTITY in rows:
+        lines.append(LEGEND)
+    failures = [f for r in rows.values() for f in r.failures]
+    if failed:
+        lines.extend(_failed_lines(failed))
+    lines.append("")
+    lines.append("verified: every element within its error-model tolerance"
+                 if not failures else "FAILED")
+    return "\n".join(lines)
+
+
+def json_object(tally: Tally, settings: Settings,
+                plot: dict[str, Any] | None) -> dict[str, Any]:
+    """--json's object (shape: checks.cli.app's docstring); plot: where --plot wrote what."""
+    result: dict[str, Any] = {
+        "ok": tally.ok,
+        "settings": dataclasses.asdict(settings),
+        "equations": {r.equation: {
+            "arrays": r.arrays, "checked": r.checked, "skipped": r.skipped,
+            "worst_error_over_tolerance": r.worst_ratio, "worst_error": r.worst_error,
+            "methods": sorted(r.methods), "failures": r.failures} for r in tally.rows().values()},
+        "reports": [{"network": repr(c.net), "impl": c.label, **c.report.as_dict()}
+                    for c in tally.checks],
+    }
+    if plot is not None:
+        result["plot"] = plot
+    return result
+
+
+def plotted(ok: Sequence[bool], depths: Sequence[int]) -> int:
+    """Which check --plot draws, given each check's verdict and its network's depth: the
+    first that failed, else the deepest network's first."""
+    failed = [k for k, verified in enumerate(ok) if not verified]
+    return failed[0] if failed else max(range(len(ok)), key=lambda k: (depths[k], -k))
+
+
+def plot(checks: Sequence[Check], path: str) -> dict[str, Any]:
+    """The heatmap of the plotted check written to path; --json's "plot": {"path", "report"}."""
+    from checks.plot import heatmap
+
+    k = plotted([c.report.ok for c in checks], [c.net.L for c in checks])
+    heatmap(checks[k].report, path)
+    return {"path": path, "report": k}

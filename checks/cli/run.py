@@ -1,0 +1,175 @@
+"""A backprop-check run: every chosen network x implementation checked, tallied per equation.
+
+Network k of the list and its batch are drawn from seed + k; after its
+implementations, a network whose cost has the simplified delta^L = a^L - y gets
+the identity check (checks.netcheck.identity). `Tally` sums the blocks of every
+report into one `Row` per equation: the rows of the table and of --json's
+"equations", keyed as in `ROW_ORDER`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import numpy as np
+
+from backprop import Array, Network
+from checks.cli.load import Implementations, MalformedResult
+from checks.cli.parse import Settings, UsageError
+from checks.cli.progress import Progress, elements
+from checks.cli.sweep import Config, random_batch
+from checks.netcheck.identity import identity_check
+from checks.network import Impl, check_network
+from checks.report import NOT_GIVEN, Report
+
+# The keys of the two a - y rows (the JSON's, unchanged since they were introduced).
+SIMPLIFIED, IDENTITY = "BP1 δ^L = a^L − y", "a−y = general BP1"
+ROW_ORDER = ("BP1", SIMPLIFIED, IDENTITY, "BP2", "BP3", "BP4")  # the table's
+
+
+@dataclass
+class Row:
+    """One line of the summary: an equation over many networks."""
+
+    equation: str
+    arrays: int = 0
+    checked: int = 0
+    skipped: int = 0
+    worst_ratio: float = 0.0
+    worst_error: float = 0.0
+    methods: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, checked: int, skipped: int, ratio: float, error: float, method: str,
+            failures: Sequence[str]) -> None:
+        self.arrays += method != NOT_GIVEN
+        self.checked += checked
+        self.skipped += skipped
+        if ratio >= self.worst_ratio:
+            self.worst_ratio, self.worst_error = ratio, error
+        self.methods.add(method)
+        self.failures.extend(failures)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One network x implementation checked: label names the implementation."""
+
+    label: str
+    net: Network
+    report: Report
+
+    @property
+    def name(self) -> str:
+        """'[loop] Network(...)': which check, in the summary of a failing sweep."""
+        return f"[{self.label}] {self.net!r}"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One network of a run: a Check per implementation, then its identity check (None
+    when its cost has no simplified delta^L)."""
+
+    net: Network
+    checks: tuple[Check, ...]
+    identity: Report | None
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A run: each network checked, in order."""
+
+    networks: tuple[Checked, ...]
+
+    @property
+    def checks(self) -> list[Check]:
+        """Every network x implementation, in the order checked."""
+        return [check for checked in self.networks for check in checked.checks]
+
+    @property
+    def ok(self) -> bool:
+        """Every check verified, identity checks included."""
+        return all(check.report.ok for check in self.checks) and all(
+            checked.identity.ok for checked in self.networks if checked.identity is not None)
+
+    def rows(self) -> dict[str, Row]:
+        """One Row per equation, in the order first met: every block of every check
+        into its equation's row (BP1 under a cost with a - y into SIMPLIFIED), each
+        identity check into IDENTITY."""
+        rows: dict[str, Row] = {}
+        for checked in self.networks:
+            net = checked.net
+            for check in checked.checks:
+                for block in check.report.blocks:
+                    equation = block.equation
+                    if equation == "BP1" and net.cost_fn.delta is not None:
+                        equation = SIMPLIFIED
+                    rows.setdefault(equation, Row(equation)).add(
+                        block.checked, len(block.skipped), block.worst_ratio,
+                        block.worst_error, block.method,
+                        [f"{check.name}: {e}" for e in block.mismatches])
+            if checked.identity is not None:
+                b = checked.identity.blocks[0]
+                rows.setdefault(IDENTITY, Row(IDENTITY)).add(
+                    b.checked, 0, b.worst_ratio, b.worst_error, "exact",
+                    [f"{net!r}: {e}" for e in b.mismatches])
+        return rows
+
+
+def progress_of(networks: Sequence[Config], impls: Implementations, settings: Settings,
+                stream: TextIO) -> Progress:
+    """The run's Progress: each check expected to compare every element of its network."""
+    return Progress([elements(sizes, settings.batch) for sizes, _, _ in networks
+                     for _ in impls], stream, suggest=settings.directions is None)
+
+
+def run(networks: Sequence[Config], impls: Implementations, settings: Settings,
+        progress: Progress, show: Callable[[Report], None]) -> Tally:
+    """Every network x implementation checked, then the identity check of each network
+    that has one; show(report) after each check.
+
+    Raises UsageError when a network cannot be built from the settings (--seed),
+    load.ImplCrashed and load.MalformedResult for the user's --impl.
+    """
+    done: list[Checked] = []
+    k = 0  # the check's number, counting network x implementation
+    for c, config in enumerate(networks):
+        net, X, Y = _network(config, settings, seed=settings.seed + c)
+        checks = []
+        for label, impl in impls:
+            k, what = k + 1, f"{label} on {net.sizes} {net.cost}"
+            progress.update(k, what)
+            report = _check(net, X, Y, impl, settings, settings.seed + c,
+                            progress.within(k, what))
+            progress.finished(k)
+            checks.append(Check(label, net, report))
+            show(report)
+        done.append(Checked(net, tuple(checks), identity_check(net, X, Y)))
+    return Tally(tuple(done))
+
+
+def _network(config: Config, settings: Settings, seed: int) -> tuple[Network, Array, Array]:
+    """The network of config, drawn from seed, and its batch (the same seed)."""
+    sizes, activations, cost = config
+    try:
+        net = Network.random(sizes, activations=activations, cost=cost, seed=seed,
+                             dtype=np.dtype(settings.dtype))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    X, Y = random_batch(net, settings.batch, seed)
+    return net, X, Y
+
+
+def _check(net: Network, X: Array, Y: Array, impl: Impl | str, settings: Settings,
+           seed: int, progress: Callable[[int, int], None]) -> Report:
+    """check_network with the settings; a TypeError/ValueError on the user's function is
+    its malformed result, on a built-in implementation a bug (raised as it is)."""
+    try:
+        return check_network(net, X, Y, impl=impl, method=settings.method,
+                             directions=settings.directions, seed=seed, progress=progress)
+    except (TypeError, ValueError) as exc:
+        if isinstance(impl, str):
+            raise
+        raise MalformedResult(str(exc)) from exc

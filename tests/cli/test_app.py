@@ -1,0 +1,76 @@
+"""backprop-check as a whole (checks.cli.app.main): the main job and its exit status, the
+same command as `python -m checks`, a report per network when one is checked, the table
+otherwise. A test of one job of the app goes in that job's file (test_parse, test_load,
+test_run, test_render, test_sweep, test_progress); what a bad option's message says is
+tested in test_parse.py, while the same bad value passed to the Python API belongs in
+tests/test_validation.py.
+"""
+
+import re
+import subprocess
+import sys
+import textwrap
+
+from checks.cli import main, render
+from tests.cli.common import ONE_NETWORK
+
+
+def test_main_job_verifies_every_equation_and_exits_0(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for equation in ("BP1", "BP2", "BP3", "BP4", "BP1 (cost with a − y)",
+                     "a − y = general BP1 (identity check)"):
+        assert equation in out
+    assert "MISMATCH" not in out and "verified" in out
+    # The table says what each count counts.
+    lines = out.splitlines()
+    assert lines[0] == ("backprop-check: 56 networks x 2 implementations (vectorized, loop), "
+                        "batch 4, float64, seed 0")
+    assert lines[2].split()[:3] == ["equation", "arrays", "method"]
+    rows = {line[:36].strip(): line[36:].split() for line in lines[3:9]}
+    # arrays: network x implementation x layer for BP2-BP4 (BP2: hidden layers only),
+    # the output layer's delta for BP1, one per network (no implementation) for the identity.
+    assert {name: int(row[0]) for name, row in rows.items()} == {
+        "BP1": 60, "BP1 (cost with a − y)": 52, "a − y = general BP1 (identity check)": 26,
+        "BP2": 144, "BP3": 256, "BP4": 256}
+    assert rows["a − y = general BP1 (identity check)"][1] == "exact"
+    assert lines[9] == render.LEGEND  # under the table, once
+
+
+def test_python_dash_m_checks_runs_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "checks", "--sizes", "2,3,1", "--impl",
+                             "vectorized"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "BP4" in result.stdout
+
+
+def test_a_planted_bug_in_a_user_backprop_exits_1_and_names_the_equation(tmp_path, capsys,
+                                                                         monkeypatch):
+    (tmp_path / "mybackprop.py").write_text(textwrap.dedent("""
+        from backprop import Gradients, vectorized
+
+        def backprop(net, X, Y):
+            g = vectorized.backprop(net, X, Y)
+            return Gradients(g.delta, [2 * w for w in g.dW], g.db)  # BP4 slip
+    """))
+    monkeypatch.chdir(tmp_path)
+    assert main([*ONE_NETWORK, "--impl", "mybackprop:backprop"]) == 1
+    out = capsys.readouterr().out
+    assert "BP4 dW[1][j=" in out and "FAILED" in out
+    assert "BP4 at layer 1: dW[1] != your delta[1] @ a[1].T / m" in out
+    assert "every element is 2" in out
+    # Each mismatched element is printed once: the report lists it, the summary does not.
+    listed = re.findall(r"BP4 dW\[\d\]\[j=\d, i=\d\]", out)
+    assert listed and len(listed) == len(set(listed)), out
+
+
+def test_a_sweep_prints_the_table_and_one_network_its_report(capsys):
+    assert main(["--activations", "sigmoid", "--cost", "cross_entropy", "--impl", "loop"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("backprop-check: 3 networks x 1 implementation (loop)")
+    assert "check_network(" not in out
+    assert main([*ONE_NETWORK, "--impl", "loop"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("check_network(loop.backprop) Network(sizes=[3, 4, 2], "
+                          "activations=['tanh', 'tanh'], cost='quadratic'")
+    assert "backprop-check: 1 network x 1 implementation (loop)" in out

@@ -1,0 +1,71 @@
+"""The options (checks.cli.parse): a bad one exits 2 with the usage banner and a message
+naming the option, before anything is checked."""
+
+import sys
+
+import pytest
+
+from checks.cli import main
+
+
+@pytest.mark.parametrize("argv", [["--batch", "0"], ["--sizes", "3,x,2"], ["--cost", "nope"],
+                                  ["--impl", "no_such_module:f"], ["--activations", "nope"]])
+def test_bad_usage_exits_2_with_a_message(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "usage: backprop-check" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--batch", "0"], "--batch must be >= 1, got 0"),
+    (["--sizes", "3"], "--sizes: sizes needs an input and an output width"),
+    (["--sizes", "3,0,2"], "sizes[1] = 0: every layer needs at least 1 neuron"),
+    (["--sizes", "3,x,2"], "--sizes must be comma-separated integers"),
+    (["--sizes", "3,4,2", "--activations", "tanh,tanh,tanh"],
+     "--activations tanh,tanh,tanh has 3 names, but --sizes 3,4,2 has 2 layers"),
+    (["--activations", "tanh,tanh,tanh,tanh"],
+     "--activations tanh,tanh,tanh,tanh has 4 names, but the sweep's depths are 1-3"),
+    (["--activations", "nope"], "--activations: unknown activation 'nope'"),
+    (["--activations", "tanh,nope", "--cost", "quadratic"],
+     "--activations: unknown activation 'nope'"),
+    (["--sizes", "3,4,2", "--activations", "softmax,tanh"],
+     "--activations softmax,tanh: activations[0] of [3, 4, 2] is 'softmax', which may only "
+     "be the output layer"),
+    (["--activations", "softmax"], "one name means every layer"),
+    (["--sizes", "3,4,2", "--activations", "tanh,tanh", "--cost", "cross_entropy"],
+     "--cost cross_entropy requires a 'sigmoid' output layer, but --activations tanh,tanh "
+     "ends in 'tanh'"),
+    (["--activations", ""], "--activations is empty"),
+    (["--sizes", "3,2", "--seed", "-1"], "seed must be >= 0, got -1"),
+    (["--dtype", "float16"], "invalid choice: 'float16'"),
+    (["--method", "five-point"], "invalid choice: 'five-point'"),
+    (["--impl", "no_such_module:backprop"], "cannot import 'no_such_module'"),
+    (["--directions", "0"], "--directions must be >= 1, got 0"),
+    (["--directions", "x"], "argument --directions: invalid int value: 'x'"),
+])
+def test_cli_bad_usage_exits_2_naming_the_option(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "usage: backprop-check" in err, err
+
+
+def test_plot_without_matplotlib_exits_2_saying_how_to_install_it(tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit) as exc:
+        main(["--sizes", "3,4,2", "--plot", str(tmp_path / "x.png")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--plot needs matplotlib, which is not installed: pip install matplotlib\n" in err
+
+
+def test_plot_into_a_missing_directory_exits_2_before_checking(tmp_path, capsys):
+    pytest.importorskip("matplotlib")  # without it, --plot exits 2 for that reason first
+    with pytest.raises(SystemExit) as exc:
+        main(["--plot", str(tmp_path / "no" / "x.png")])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err and captured.out == ""
