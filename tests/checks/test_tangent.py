@@ -71,8 +71,8 @@ def test_dense_changes_give_the_same_tangents_as_rows():
     change = np.random.default_rng(0).standard_normal((4, 3))
     dense = np.zeros((4, 6, 3))
     dense[np.arange(4), rows] = change
-    by_row, _ = tangent.onward(loc, 0, rows, change)
-    by_dense, _ = tangent.onward(loc, 0, None, dense)
+    by_row, _ = tangent.tangent_costs(loc, 0, rows, change)
+    by_dense, _ = tangent.tangent_costs(loc, 0, None, dense)
     np.testing.assert_allclose(by_row, by_dense, rtol=16 * U64,
                                atol=16 * U64 * np.max(np.abs(by_dense)),
                                err_msg="one row of z moved: rows and dense changes differ")
