@@ -241,7 +241,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     default is shown in the report's title.
 
     progress, if given, is called as progress(done, total) in elements of delta,
-    dW and db checked so far, as the check goes (often enough for a time estimate).
+    dW and db checked so far, often enough for a time estimate.
 
     Nothing passed in is modified: the implementation receives copies.
     Raises TypeError/ValueError for bad arguments (all checked before impl runs)
@@ -253,8 +253,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     fn, name = _implementation(impl)
     check_method(method)
     directions = _check_directions(directions)
-    cached = _check_cached(cached_derivatives)
-    ulps = _check_ulps(ulps)
+    cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
     model = error_model(reference(net, X, Y), cached, ulps)
