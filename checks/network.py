@@ -291,8 +291,9 @@ def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
     """The analytic side's tolerance for every element of delta, dW and db.
 
     min(2 (u + u64) E, SAFETY * the largest deviation over SAMPLES perturbed
-    re-runs), plus the underflow floor: what check_network allows an element to
-    differ from the numerical reference, before the numerical method's own error.
+    re-runs), plus the underflow terms (checks.netcheck.error_model.tolerance):
+    what check_network allows an element to differ from the numerical reference,
+    before the numerical method's own error.
     """
     _check_net(net)
     cached = _check_cached(cached_derivatives)

@@ -80,7 +80,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Activation, Array, ArrayId, Network
-from backprop.arrays import backward_order
+from backprop.arrays import KINDS, backward_order
 from backprop.network import forward_arrays
 from checks.engine.stencils import COMPLEX_STEP, U64
 
@@ -414,10 +414,9 @@ class ByArray(dict[ArrayId, Array]):
     checks.netcheck.diagnose, until it reads by ArrayId: then this is a plain dict."""
 
     def __getattr__(self, kind: str) -> list[Array]:
-        ids = sorted((a for a in self if a.kind == kind), key=lambda a: a.layer)
-        if not ids:
+        if kind not in KINDS:
             raise AttributeError(kind)
-        return [self[a] for a in ids]
+        return [self[a] for a in sorted(self, key=lambda a: a.layer) if a.kind == kind]
 
 
 @dataclass(frozen=True)
