@@ -265,8 +265,13 @@ def compare(
     index_names: tuple[str, ...],
     array: Kind | None = None,
 ) -> Block:
-    """Apply the closeness rule |analytic - numeric| <= tolerance element by element."""
-    analytic = np.asarray(analytic, dtype=np.float64)
+    """Apply the closeness rule |analytic - numeric| <= tolerance element by element.
+
+    analytic, numeric, tolerance: float64 arrays of one shape (each front door casts
+    its inputs to float64 once, where it takes them).
+    """
+    assert analytic.dtype == numeric.dtype == tolerance.dtype == np.float64, (
+        analytic.dtype, numeric.dtype, tolerance.dtype)
     error = np.abs(analytic - numeric)
     # NaN in either side is a mismatch, never a pass.
     bad = ~(error <= tolerance) & ~skip
@@ -293,8 +298,8 @@ def compare(
         ratios=np.where(skip, np.nan, ratio),
         array=array,
         analytic=analytic,
-        numeric=np.asarray(numeric, dtype=np.float64),
-        tolerance=np.asarray(tolerance, dtype=np.float64),
+        numeric=numeric,
+        tolerance=tolerance,
     )
 
 

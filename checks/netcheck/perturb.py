@@ -286,6 +286,7 @@ def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int 
                  structured: bool = True, tangents: bool = True) -> list[Block]:
     """One Block per array, in backprop order: delta[L-1], db[L-1], dW[L-1], delta[L-2], ...
 
+    g: the gradients under test, float64 (check_network casts them once).
     An empty g.delta (not given) gives each delta[l] a block that checks nothing.
     directions: check each array along that many random directions first (rng
     draws them) and element by element only if that fails. progress(done, total)
