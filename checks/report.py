@@ -48,7 +48,7 @@ class Element:
 
 @dataclass(frozen=True)
 class Finding:
-    """One broken equation found by checks.diagnose: where, and the slip if named."""
+    """One broken equation found by checks.netcheck.diagnose: where, and the slip if named."""
 
     equation: str  # "BP1" ... "BP4"
     array: str  # "delta", "db", "dW"

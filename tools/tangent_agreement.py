@@ -4,7 +4,7 @@
 
 For the seeded cases of tools/fingerprint.py, computes every numerical
 derivative of check_network twice with the complex step: with forward tangents
-(checks.tangent, the default) and by evaluating the network in complex
+(checks.netcheck.tangent, the default) and by evaluating the network in complex
 arithmetic for each perturbation (tangents=False, the path before them). Prints
 the largest difference relative to each element's tolerance, and relative to
 its scale: the sum of the absolute values of the terms the derivative adds up

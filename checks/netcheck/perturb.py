@@ -48,7 +48,7 @@ VALUE_ROUNDING = 16 * U64
 
 
 def perturbed_costs(model: Model, l: int, rows: Array | None, change: Array,
-            method: Method) -> tuple[Array, Array]:
+                    method: Method) -> tuple[Array, Array]:
     """Per-example costs with z[l] moved by each offset times `change`, and kink flags.
 
     rows None: change is dense, (K, n_l, m), one perturbation of all of z[l] per k.
@@ -103,17 +103,25 @@ def near_kink(kinks: tuple[float, ...], z: Array, base: Array, radius: Array,
 Targets = Callable[[Array], tuple[Array | None, Array, Array]]
 
 
+@dataclass(frozen=True)
+class Derivatives:
+    """Numerical derivatives of K targets: each (K, m) per example, else (K,)."""
+
+    value: Array
+    error: Array  # the numerical method's own error estimate
+    kinked: Array  # True where a z the perturbation moves is at or near a kink
+
+
 def numerical_derivatives(model: Model, l: int, targets: Targets, K: int, method: Method,
-            per_example: bool, advance: Callable[[int], None] | None = None,
-            tangents: Locals | None = None) -> tuple[Array, Array, Array]:
+                          per_example: bool, advance: Callable[[int], None] | None = None,
+                          tangents: Locals | None = None) -> Derivatives:
     """Numerical derivatives of K targets in layer l, in chunks that fit in memory.
 
     targets(ks) gives, for targets ks, the rows they move (or None), the change of
     z[l] for one step (see perturbed_costs) and the steps h ((len(ks), m) if per_example
-    else (len(ks),)). Returns derivative, numerical error estimate and kink flags,
-    each (K, m) if per_example (the cost C_x of each column) else (K,) (the batch
-    mean C). tangents (complex step only): Im C from checks.netcheck.tangent instead of
-    complex evaluations of the network.
+    else (len(ks),)). Per target: (K, m) if per_example (the cost C_x of each
+    column) else (K,) (the batch mean C). tangents (complex step only): Im C from
+    checks.netcheck.tangent instead of complex evaluations of the network.
     """
     ref = model.ref
     n, m = ref.z[l].shape
@@ -142,7 +150,7 @@ def numerical_derivatives(model: Model, l: int, targets: Targets, K: int, method
             d[ks], err[ks], kinked[ks] = d_k, 4 * trunc + rounding, kink
         if advance is not None:  # elements done: a row of delta is m of them
             advance(len(ks) * (m if per_example else 1))
-    return d, err, kinked
+    return Derivatives(d, err, kinked)
 
 
 def underflow(h: Array) -> Array:
@@ -228,12 +236,11 @@ def elementwise(model: Model, l: int, t: Target, method: Method,
         dense[np.arange(len(ks)), rows, :] = change
         return None, dense, h
 
-    d, err, kinked = numerical_derivatives(model, l, targets, K, method,
-                                           per_example=t.per_example, advance=advance,
-                                           tangents=tangents)
-    return compare(t.id.equation, t.id.name, l, method.name, t.analytic, d.reshape(shape),
-                   t.tol + err.reshape(shape), kinked.reshape(shape),
-                   t.id.index_names, array=t.id.kind)
+    numeric = numerical_derivatives(model, l, targets, K, method, per_example=t.per_example,
+                                    advance=advance, tangents=tangents)
+    return compare(t.id.equation, t.id.name, l, method.name, t.analytic,
+                   numeric.value.reshape(shape), t.tol + numeric.error.reshape(shape),
+                   numeric.kinked.reshape(shape), t.id.index_names, array=t.id.kind)
 
 
 def directional(model: Model, l: int, t: Target, method: Method, k: int,
@@ -255,16 +262,16 @@ def directional(model: Model, l: int, t: Target, method: Method, k: int,
         h = np.full((len(ks), shape[1]) if t.per_example else len(ks), h0 * h_scale)
         return None, dZ[ks] * h0 * h_scale, h
 
-    d, err, kinked = numerical_derivatives(model, l, targets, k, method,
-                                           per_example=t.per_example, tangents=tangents)
+    numeric = numerical_derivatives(model, l, targets, k, method, per_example=t.per_example,
+                                    tangents=tangents)
     axes = (1,) if t.per_example else (1, 2)
     analytic = np.sum(t.analytic * U, axis=axes)
     tol = (np.sum(t.tol * np.abs(U), axis=axes)
            + t.analytic.size * U64 * np.sum(t.scale * np.abs(U), axis=axes))
-    block = compare(t.id.equation, f"{t.id.name}·u", l, f"{method.name}/dir", analytic, d,
-                    tol + err, np.zeros(d.shape, dtype=bool),
+    block = compare(t.id.equation, f"{t.id.name}·u", l, f"{method.name}/dir", analytic,
+                    numeric.value, tol + numeric.error, np.zeros(numeric.value.shape, dtype=bool),
                     ("u", "x") if t.per_example else ("u",), array=t.id.kind)
-    return block if block.ok and not np.any(kinked) else None
+    return block if block.ok and not np.any(numeric.kinked) else None
 
 
 def complex_safe(model: Model) -> tuple[bool, str]:

@@ -1,4 +1,4 @@
-"""D, the sampled deviations of the error model (see checks.error_model).
+"""D, the sampled deviations of the error model (see checks.netcheck.error_model).
 
 The gradients are computed again, SAMPLES times, by the plain template
 (backprop.derivation) in float64, with every intermediate moved by a random

@@ -1,4 +1,4 @@
-"""checks.tangent: forward tangents give the complex step's numbers, from sigma and C alone.
+"""checks.netcheck.tangent: forward tangents give the complex step's numbers, from sigma and C.
 
 Every test compares the tangents against the path they replace: the network evaluated
 in complex arithmetic for each perturbation (check_arrays(..., tangents=False)).
