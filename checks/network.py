@@ -260,14 +260,14 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
                                   progress=progress)
-    findings = diagnose(model, g, blocks)  # sets follows_from on blocks (see network_report)
+    findings = diagnose(model, g, blocks)  # sets follows_from on blocks (see _report)
     assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
     follows_from = {b.name: b.follows_from for b in blocks if b.follows_from}
-    return network_report(blocks, follows_from, findings, chosen.name, reason,
+    return _report(blocks, follows_from, findings, chosen.name, reason,
                           f"check_network({name}) {net!r}{assumed}")
 
 
-def network_report(blocks: Sequence[Block], follows_from: Mapping[str, str],
+def _report(blocks: Sequence[Block], follows_from: Mapping[str, str],
                    findings: Sequence[Finding], method: str, reason: str, title: str) -> Report:
     """The frozen Report of check_network: each block with the delta it follows from
     (an array wrong only because that delta is), the diagnosis's findings."""
