@@ -4,6 +4,8 @@ kinks, methods and steps, directional mode, falling back from the complex step. 
 checker says about bad arguments goes in test_validation.py.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -147,6 +149,19 @@ def test_directional_mode_compares_projections_when_all_is_well():
     assert report.ok, str(report)
     assert all(b.method == "complex_step/dir" and b.name.endswith("·u") for b in report.blocks)
     assert report.checked == 3 * (2 * 4 + 2 + 2)  # per layer: delta (u, x), db (u), dW (u)
+
+
+def test_a_report_is_frozen_and_renders_its_findings_when_asked():
+    net = Network.random([3, 4, 2], ["tanh", "sigmoid"], "cross_entropy", seed=6)
+    X, Y = random_batch(net, 5, 6)
+    g = vectorized.backprop(net, X, Y)
+    halved = Gradients(g.delta, g.dW, [b / 2 for b in g.db])
+    report = check_network(net, X, Y, impl=lambda *_: halved)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.title = "changed"  # type: ignore[misc]
+    assert report.findings and report.diagnosis[0].startswith("Diagnosis")
+    assert report.as_dict()["diagnosis"] == report.diagnosis
+    assert "\n".join(report.diagnosis) in str(report)
 
 
 def test_saturated_units_are_checked_to_full_precision_without_cached_derivatives():
