@@ -1,40 +1,47 @@
 """check_network: every delta[l], dW[l] and db[l] of a backprop against numerical derivatives.
 
-The stages, one module each:
-  checks.error_model   the float64 reference and the error model: one table of
-                       local rounding terms, and the worst-case bound E built from it
-  checks.sampled       the sampled deviations D (Monte Carlo arithmetic) from the same table
-  checks.perturb       the numerical derivatives (perturbations run onward through the
-                       network), kinks, directional mode, and the comparison
-  checks.network       this module: the public entry points, which validate their
-                       arguments and put the stages together
-The tolerance of each element is stated once, in checks.error_model's docstring.
+The stages, one module each, each a function of the previous stage's values:
+  checks.netcheck.error_model  the float64 reference (built once per check) and the
+                               error model: one table of local rounding terms, and the
+                               worst-case bound E and the flush bound F propagated from it
+  checks.netcheck.sampled      the sampled deviations D (Monte Carlo arithmetic) from
+                               the same table
+  checks.netcheck.perturb      the numerical derivatives (perturbations run onward through
+                               the network), kinks, directional mode, and the comparison
+  checks.netcheck.diagnose     the broken equations and their slips
+  checks.report                the frozen Report and all of its rendering
+  checks.network               this module: the public entry points, which validate their
+                               arguments and put the stages together
+The tolerance of each element is stated once, in checks.netcheck.error_model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from backprop import Array, Gradients, Network, loop, vectorized
+from backprop.arrays import as_gradients
 from backprop.network import check_XY
 from backprop.validate import check_number, check_seed
 from checks.engine.stencils import check_method, choose_method
 from checks.netcheck import perturb
-from checks.netcheck.diagnose import diagnose, explain
+from checks.netcheck.diagnose import diagnose
 from checks.netcheck.error_model import (
     ULPS,
     Model,
+    Reference,
     flush_terms,
     local_terms,
+    propagate,
     reference,
     tolerance,
-    worst_case,
 )
 from checks.netcheck.sampled import sampled_deviations
-from checks.report import Report
+from checks.report import Block, Finding, Report
 
 Impl = Callable[[Network, Array, Array], Gradients]
 
@@ -42,11 +49,17 @@ Impl = Callable[[Network, Array, Array], Gradients]
 def analyse(net: Network, X: Array, Y: Array, cached_derivatives: bool = True,
             ulps: float = ULPS) -> Model:
     """The error model of net on a checked batch X, Y: the float64 reference, E and
-    the tolerance of every element of delta, dW and db (see checks.error_model)."""
-    ref = reference(net, X, Y)
+    the tolerance of every element of delta, dW and db (see checks.netcheck.error_model)."""
+    return error_model(reference(net, X, Y), cached_derivatives, ulps)
+
+
+def error_model(ref: Reference, cached_derivatives: bool, ulps: float) -> Model:
+    """The error model of a float64 reference: one table of local terms; E and F
+    propagated from it (F from its flush form); D sampled from it; the tolerance."""
     table = local_terms(ref, cached_derivatives, ulps)
-    flushes = worst_case(ref, table, local=flush_terms(ref, table))
-    return tolerance(ref, worst_case(ref, table), sampled_deviations(ref, table), flushes)
+    F = propagate(ref, table.of, flush_terms(ref, table))
+    E = propagate(ref, table.of, table)
+    return tolerance(ref, E, sampled_deviations(ref, table), F)
 
 
 def _check_net(net: Any) -> Network:
@@ -196,8 +209,7 @@ def _per_example_result(result: Any, net: Network, name: str,
 def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", *,
                   method: str = "auto", directions: int | None = None,
                   seed: int = 0, cached_derivatives: bool = True, ulps: float = ULPS,
-                  progress: Callable[[int, int], None] | None = None,
-                  structured: bool = True) -> Report:
+                  progress: Callable[[int, int], None] | None = None) -> Report:
     """Check delta, dW and db of every layer of `impl` against numerical derivatives.
 
     impl: "vectorized", "loop", or a callable (net, X, Y) -> Gradients (your own
@@ -205,7 +217,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     else Richardson), "complex_step", "richardson" or "central".
     Each mismatch is reported under its equation: BP1 (delta of the output
     layer), BP2 (delta of the others), BP3 (db), BP4 (dW). The tolerance of each
-    element comes from the error model (checks.error_model).
+    element comes from the error model (checks.netcheck.error_model).
 
     directions: fast mode for large networks. Each array is checked along
     `directions` seeded random directions u (numerical directional derivative
@@ -223,17 +235,13 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     not, is then checked to a few ulps of its terms.
 
     ulps: the accuracy assumed of each elementwise function of impl (sigma,
-    sigma', dC/da and the exp and log inside them), in units of the roundoff:
-    each may be off by ulps ulps of its value (see checks.error_model). The
-    default covers numpy and the common libraries (measured: correct gradients
-    whose functions are all off by up to 8 ulps pass); raise it for fast-math
-    or approximate functions. A value other than the default is shown in the
-    report's title.
+    sigma', dC/da and the exp and log inside them), in units of the roundoff.
+    The default covers numpy and the common libraries (docs/calibration.md);
+    raise it for fast-math or approximate functions. A value other than the
+    default is shown in the report's title.
 
     progress, if given, is called as progress(done, total) in elements of delta,
-    dW and db checked so far, as the check goes (often enough for a time estimate).
-    structured: False perturbs all of z densely instead of one row at a time:
-    the same numbers, slower; the tests compare the two.
+    dW and db checked so far, often enough for a time estimate.
 
     Nothing passed in is modified: the implementation receives copies.
     Raises TypeError/ValueError for bad arguments (all checked before impl runs)
@@ -245,19 +253,26 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     fn, name = _implementation(impl)
     check_method(method)
     directions = _check_directions(directions)
-    cached = _check_cached(cached_derivatives)
-    ulps = _check_ulps(ulps)
+    cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
-    model = analyse(net, X, Y, cached, ulps)
+    model = error_model(reference(net, X, Y), cached, ulps)
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
-                                  progress=progress, structured=structured)
-    findings = diagnose(model, g, blocks)
+                                  progress=progress)
+    findings = diagnose(model, g, blocks)  # sets follows_from on blocks (see _report)
     assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
-    return Report(blocks, chosen.name, reason,
-                  title=f"check_network({name}) {net!r}{assumed}", findings=findings,
-                  diagnosis=explain(findings, blocks, bool(g.delta)))
+    follows_from = {b.name: b.follows_from for b in blocks if b.follows_from}
+    return _report(blocks, follows_from, findings, chosen.name, reason,
+                          f"check_network({name}) {net!r}{assumed}")
+
+
+def _report(blocks: Sequence[Block], follows_from: Mapping[str, str],
+                   findings: Sequence[Finding], method: str, reason: str, title: str) -> Report:
+    """The frozen Report of check_network: each block with the delta it follows from
+    (an array wrong only because that delta is), the diagnosis's findings."""
+    return Report([dataclasses.replace(b, follows_from=follows_from.get(b.name))
+                   for b in blocks], method, reason, title=title, findings=list(findings))
 
 
 def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Gradients, float]:
@@ -268,7 +283,7 @@ def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Grad
     """
     X, Y = check_XY(_check_net(net), X, Y)
     model = analyse(net, X, Y, ulps=_check_ulps(ulps))
-    return model.E, model.ref.u
+    return as_gradients(model.E, net.L), model.ref.u
 
 
 def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
@@ -276,12 +291,13 @@ def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
     """The analytic side's tolerance for every element of delta, dW and db.
 
     min(2 (u + u64) E, SAFETY * the largest deviation over SAMPLES perturbed
-    re-runs), plus the underflow floor: what check_network allows an element to
-    differ from the numerical reference, before the numerical method's own error.
+    re-runs), plus the underflow terms (checks.netcheck.error_model.tolerance):
+    what check_network allows an element to differ from the numerical reference,
+    before the numerical method's own error.
     """
     _check_net(net)
     cached = _check_cached(cached_derivatives)
     ulps = _check_ulps(ulps)
     X, Y = check_XY(net, X, Y)
     model = analyse(net, X, Y, cached, ulps)
-    return model.tol
+    return as_gradients(model.tol, net.L)

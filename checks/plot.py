@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from backprop import Array, Network, vectorized
-from backprop.network import forward_arrays, per_example_cost
+from backprop.arrays import INDEX_NAMES
+from backprop.network import forward_arrays
 from checks.engine.stencils import METHODS, U64, combine
+from checks.netcheck.error_model import cost_from_z, reference
 from checks.report import NOT_GIVEN, Report
 
 if TYPE_CHECKING:
@@ -35,8 +37,6 @@ INSTALL_HINT = "pip install matplotlib"
 # is the middle of the colour map, so a mismatch is red and a pass blue.
 RATIO_RANGE = (1e-4, 1e4)
 _COLUMN_ORDER = ("delta", "dW", "db")
-# Axis names of check_network's arrays (index convention of `backprop`).
-_INDEX_NAMES = {"delta": ("j", "x"), "dW": ("j", "i"), "db": ("j", "")}
 
 
 def require_matplotlib() -> None:
@@ -92,7 +92,7 @@ def _panels(report_or_data: Report | Mapping[str, Any]) -> list[list[_Panel]]:
                              "heatmap needs a Report made by checks.report.compare")
         elements = block.mismatches or block.skipped
         names = (*(elements[0].index_names if elements
-                   else _INDEX_NAMES.get(block.array or "", ())), "", "")
+                   else INDEX_NAMES[block.array] if block.array else ()), "", "")
         marker = f"  ({len(block.mismatches)} mismatched)" if block.mismatches else ""
         panel = _Panel(f"{block.equation} {block.name}{marker}", _as_2d(block.ratios),
                        (names[0], names[1]), block.array)
@@ -123,53 +123,86 @@ def heatmap(report_or_data: Report | Mapping[str, Any], path: str | Path, *,
     if isinstance(report_or_data, Report):
         verdict = "OK" if report_or_data.ok else "FAILED"
         title = title or f"{report_or_data.title}: {verdict}"
-    # Laid out by hand, in inches (constrained layout takes most of a second):
-    # one cell per element, the same size everywhere, so panels line up by shape.
-    n_cols = max(len(r) for r in rows)
-    col_cells = [max((r[c].ratios.shape[1] for r in rows if c < len(r)), default=1)
-                 for c in range(n_cols)]
-    row_cells = [max(p.ratios.shape[0] for p in r) for r in rows]
-    cell = min(0.4, 9.0 / sum(col_cells), 9.0 / sum(row_cells))
-    col_w = [max(0.3, n * cell) for n in col_cells]
-    row_h = [max(0.3, n * cell) for n in row_cells]
-    gap_x, gap_y, left, right, bottom = 0.75, 0.85, 0.55, 1.5, 0.45
-    top = 0.5 + 0.18 * len(_wrap(title or "", 90).splitlines())
-    W = max(5.0, left + sum(col_w) + gap_x * (n_cols - 1) + right)
-    H = bottom + sum(row_h) + gap_y * (len(rows) - 1) + top + 0.25
+    grid = _grid(rows, title)
+    W, H = grid.size
     fig = _figure(W, H, layout=None)
     norm, cmap = LogNorm(*RATIO_RANGE), _ratio_cmap()
     image = None
-    y = H - top
-    for row, h in zip(rows, row_h, strict=True):
+    y = H - grid.top
+    for row, h in zip(rows, grid.row_h, strict=True):
         y -= h
-        x = left
-        for panel, w in zip(row, col_w, strict=False):
-            n_i = panel.ratios.shape[1]
-            ax = fig.add_axes((x / W, y / H, max(0.3, n_i * cell) / W, h / H))
-            x += w + gap_x
-            data = np.clip(panel.ratios, *RATIO_RANGE)  # NaN (skipped) stays NaN
-            image = ax.imshow(data, cmap=cmap, norm=norm, interpolation="nearest",
-                              aspect="auto")
-            bad_j, bad_i = np.nonzero(panel.ratios > 1)
-            if 0 < bad_j.size <= 4000 and cell > 0.05:
-                ax.scatter(bad_i, bad_j, s=(40 * cell) ** 2, marker="s",
-                           facecolors="none", edgecolors="black", linewidths=0.6)
-            ax.set_title(panel.title, fontsize=8)
-            ax.set_ylabel(panel.labels[0], fontsize=7, labelpad=1)
-            ax.set_xlabel(panel.labels[1], fontsize=7, labelpad=1)
-            ax.tick_params(labelsize=6, length=2, pad=1)
-            _integer_ticks(ax, panel.ratios.shape, (max(0.3, n_i * cell), h))
-        y -= gap_y
+        x = grid.left
+        for panel, w in zip(row, grid.col_w, strict=False):
+            width = max(0.3, panel.ratios.shape[1] * grid.cell)
+            ax = fig.add_axes((x / W, y / H, width / W, h / H))
+            x += w + grid.gap_x
+            image = _draw_panel(ax, panel, grid.cell, (width, h), norm, cmap)
+        y -= grid.gap_y
     if title:
         fig.suptitle(_wrap(title, 90), fontsize=9, y=1 - 0.15 / H, va="top")
     if image is not None:
-        bar_h = min(4.0, H - top - bottom)
-        cax = fig.add_axes(((W - right + 0.3) / W, (H - top - bar_h) / H, 0.18 / W, bar_h / H))
+        bar_h = min(4.0, H - grid.top - grid.bottom)
+        cax = fig.add_axes(((W - grid.right + 0.3) / W, (H - grid.top - bar_h) / H, 0.18 / W,
+                            bar_h / H))
         bar = fig.colorbar(image, cax=cax, extend="both")
         bar.set_label("|analytic − numeric| / tolerance   (> 1: mismatch)", fontsize=8)
         bar.ax.tick_params(labelsize=7)
     fig.savefig(path, dpi=150)
     return Path(path)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The heatmap's layout, in inches: one cell per element, the same size everywhere,
+    so panels line up by shape."""
+
+    cell: float
+    col_w: list[float]
+    row_h: list[float]
+    top: float
+    gap_x: float = 0.75
+    gap_y: float = 0.85
+    left: float = 0.55
+    right: float = 1.5
+    bottom: float = 0.45
+
+    @property
+    def size(self) -> tuple[float, float]:
+        """(width, height) of the figure."""
+        W = max(5.0, self.left + sum(self.col_w) + self.gap_x * (len(self.col_w) - 1)
+                + self.right)
+        H = (self.bottom + sum(self.row_h) + self.gap_y * (len(self.row_h) - 1) + self.top
+             + 0.25)
+        return W, H
+
+
+def _grid(rows: list[list[_Panel]], title: str | None) -> _Grid:
+    """Laid out by hand (constrained layout takes most of a second)."""
+    n_cols = max(len(r) for r in rows)
+    col_cells = [max((r[c].ratios.shape[1] for r in rows if c < len(r)), default=1)
+                 for c in range(n_cols)]
+    row_cells = [max(p.ratios.shape[0] for p in r) for r in rows]
+    cell = min(0.4, 9.0 / sum(col_cells), 9.0 / sum(row_cells))
+    return _Grid(cell, [max(0.3, n * cell) for n in col_cells],
+                 [max(0.3, n * cell) for n in row_cells],
+                 top=0.5 + 0.18 * len(_wrap(title or "", 90).splitlines()))
+
+
+def _draw_panel(ax: Any, panel: _Panel, cell: float, inches: tuple[float, float],
+                norm: Any, cmap: Any) -> Any:
+    """One array's ratios on ax, mismatches ringed; returns the image (for the colour bar)."""
+    data = np.clip(panel.ratios, *RATIO_RANGE)  # NaN (skipped) stays NaN
+    image = ax.imshow(data, cmap=cmap, norm=norm, interpolation="nearest", aspect="auto")
+    bad_j, bad_i = np.nonzero(panel.ratios > 1)
+    if 0 < bad_j.size <= 4000 and cell > 0.05:
+        ax.scatter(bad_i, bad_j, s=(40 * cell) ** 2, marker="s",
+                   facecolors="none", edgecolors="black", linewidths=0.6)
+    ax.set_title(panel.title, fontsize=8)
+    ax.set_ylabel(panel.labels[0], fontsize=7, labelpad=1)
+    ax.set_xlabel(panel.labels[1], fontsize=7, labelpad=1)
+    ax.tick_params(labelsize=6, length=2, pad=1)
+    _integer_ticks(ax, panel.ratios.shape, inches)
+    return image
 
 
 def _ratio_cmap() -> Any:
@@ -235,16 +268,16 @@ def step_size_errors(net: Network | None = None, X: Array | None = None,
     dW = vectorized.backprop(net, X, Y).dW[layer]
     j, i = index if index is not None else np.unravel_index(int(np.argmax(np.abs(dW))),
                                                             dW.shape)
-    reference = float(dW[j, i])
-    W = [w.astype(np.complex128) for w in net.weights]
-    b = [v.astype(np.complex128) for v in net.biases]
-    X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    value = float(dW[j, i])
+    ref = reference(net, np.asarray(X), np.asarray(Y))
+    W = [w.astype(np.complex128) for w in ref.W]
+    b = [v.astype(np.complex128) for v in ref.b]
     w0 = W[layer][j, i]
 
     def cost_at(shift: complex) -> complex:
         W[layer][j, i] = w0 + shift
-        trace = forward_arrays(W, b, net.sigma, X64)
-        return complex(np.mean(per_example_cost(net.cost_fn, trace.z[-1], trace.a[-1], Y64)))
+        z_L = forward_arrays(W, b, net.sigma, ref.X).z[-1]
+        return complex(np.mean(cost_from_z(net, z_L, ref.Y)))
 
     h_all = np.logspace(-22, 0, 111) if steps is None else np.asarray(steps, dtype=np.float64)
     scale = max(1.0, abs(float(w0.real)))
@@ -260,9 +293,9 @@ def step_size_errors(net: Network | None = None, X: Array | None = None,
                 f = np.array([cost_at(c * h) for c in method.offsets])
                 d, _ = combine(method, f, h)
             values.append(float(d))
-        errors[name] = np.abs(np.array(values) - reference) / abs(reference)
+        errors[name] = np.abs(np.array(values) - value) / abs(value)
     W[layer][j, i] = w0
-    return StepSizeErrors(h_all, errors, defaults, reference, f"dC/dW[{layer}][j={j}, i={i}]")
+    return StepSizeErrors(h_all, errors, defaults, value, f"dC/dW[{layer}][j={j}, i={i}]")
 
 
 def step_size_curve(path: str | Path, data: StepSizeErrors | None = None,
@@ -274,7 +307,7 @@ def step_size_curve(path: str | Path, data: StepSizeErrors | None = None,
     f, about u |f| / h, grows as h shrinks — except for complex step, which has
     no subtraction and stays at the rounding level down to h = 1e-20 and below.
     A ringed marker shows the step each method uses in a check
-    (checks.numeric METHODS[...].step). problem: keywords of step_size_errors.
+    (checks.engine.stencils METHODS[...].step). problem: keywords of step_size_errors.
     """
     data = data or step_size_errors(**problem)
     fig = _figure(7.0, 4.6)

@@ -9,10 +9,14 @@ skipped, counted and listed; they never fail a check.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from backprop import ArrayId
+from backprop.arrays import Kind
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Element:
 
 @dataclass(frozen=True)
 class Finding:
-    """One broken equation found by checks.diagnose: where, and the slip if named."""
+    """One broken equation found by checks.netcheck.diagnose: where, and the slip if named."""
 
     equation: str  # "BP1" ... "BP4"
     array: str  # "delta", "db", "dW"
@@ -71,13 +75,14 @@ class Block:
     # (inf where either side is NaN): what checks.plot.heatmap draws.
     ratios: np.ndarray | None = None
     # The kind of array: "delta", "dW" or "db" for check_network, None for gradcheck.
-    array: str | None = None
+    array: Kind | None = None
     # The compared arrays themselves (float64), for the diagnosis of a failure.
     analytic: np.ndarray | None = None
     numeric: np.ndarray | None = None
     tolerance: np.ndarray | None = None
-    # Set by checks.diagnose when this array is wrong only because the delta it is
-    # built from is: that delta's name.
+    # When this array is wrong only because the delta it is built from is: that
+    # delta's name (given at construction by checks.network.network_report).
+    # Block becomes frozen once checks.netcheck.diagnose no longer sets it.
     follows_from: str | None = None
 
     @property
@@ -111,7 +116,7 @@ def _element_dict(e: Element) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
     """Everything a check found. `ok` is the verdict; str() is the readable table."""
 
@@ -119,10 +124,9 @@ class Report:
     method: str
     method_reason: str
     title: str = "gradient check"
-    # What the numbers say about a failure (checks.diagnose): the broken
-    # equations in backward order, and the lines that explain them.
+    # What the numbers say about a failure (checks.netcheck.diagnose): the broken
+    # equations in backward order.
     findings: list[Finding] = field(default_factory=list)
-    diagnosis: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -141,6 +145,11 @@ class Report:
     def mismatches(self) -> list[Element]:
         return [e for b in self.blocks for e in b.mismatches]
 
+    @property
+    def diagnosis(self) -> list[str]:
+        """The findings as report lines (see diagnosis_lines)."""
+        return diagnosis_lines(self.findings, self.blocks)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -151,45 +160,80 @@ class Report:
             "skipped": self.skipped,
             "mismatched": len(self.mismatches),
             "blocks": [b.as_dict() for b in self.blocks],
-            "diagnosis": list(self.diagnosis),
+            "diagnosis": self.diagnosis,
         }
 
     def __str__(self) -> str:
-        head = f"{self.title}: {'OK' if self.ok else 'FAILED'}  (method: {self.method}"
-        lines = [head + f" - {self.method_reason})" if self.method_reason else head + ")"]
-        lines.append(
-            f"{'equation':<8} {'array':<10} {'method':<13} {'worst error':>12} "
-            f"{'tolerance':>10} {'err/tol':>8} {'checked':>8} {'skipped':>8}"
-        )
-        for b in self.blocks:
-            if b.method == NOT_GIVEN:
-                lines.append(f"{b.equation:<8} {b.name:<10} {NOT_GIVEN}")
-                continue
-            lines.append(
-                f"{b.equation:<8} {b.name:<10} {b.method:<13} {b.worst_error:>12.2e} "
-                f"{b.worst_tolerance:>10.2e} {b.worst_ratio:>8.2g} {b.checked:>8} "
-                f"{len(b.skipped):>8}" + ("" if b.ok else "  MISMATCH")
-                + (f" (follows from {b.follows_from})" if b.follows_from else "")
-            )
-        if any(b.method == NOT_GIVEN for b in self.blocks):
-            lines.append("delta not given: BP1 and BP2 are checked only through db and dW "
-                         "(BP3, BP4), which are built from delta")
-        lines.extend(self.diagnosis)
-        bad = self.mismatches
-        if bad:
-            lines.append(f"Mismatched elements: {len(bad)} / {self.checked}")
-            # In the order of the derivation: the deltas (BP1, then BP2 from the top
-            # layer down), then the parameter gradients built from them.
-            order = sorted(self.blocks, key=lambda b: (b.array != "delta", -(b.layer or 0)))
-            for b in order:
-                lines.extend(_mismatch_lines(b))
-        skipped = [e for b in self.blocks for e in b.skipped]
-        if skipped:
-            lines.append(f"Skipped (not differentiable here): {len(skipped)}")
-            lines.extend("  " + e.where() for e in skipped[:10])
-            if len(skipped) > 10:
-                lines.append(f"  ... and {len(skipped) - 10} more")
-        return "\n".join(lines)
+        return render(self)
+
+
+# --- rendering: the text of a report, of its findings, of its mismatches ------------
+
+
+def render(report: Report) -> str:
+    """The readable table: one line per array in backward order, the diagnosis, then
+    the mismatched elements in the order of the derivation, then the skipped ones."""
+    head = f"{report.title}: {'OK' if report.ok else 'FAILED'}  (method: {report.method}"
+    lines = [head + f" - {report.method_reason})" if report.method_reason else head + ")"]
+    lines.append(
+        f"{'equation':<8} {'array':<10} {'method':<13} {'worst error':>12} "
+        f"{'tolerance':>10} {'err/tol':>8} {'checked':>8} {'skipped':>8}"
+    )
+    lines.extend(_block_line(b) for b in report.blocks)
+    if any(b.method == NOT_GIVEN for b in report.blocks):
+        lines.append("delta not given: BP1 and BP2 are checked only through db and dW "
+                     "(BP3, BP4), which are built from delta")
+    lines.extend(report.diagnosis)
+    bad = report.mismatches
+    if bad:
+        lines.append(f"Mismatched elements: {len(bad)} / {report.checked}")
+        # In the order of the derivation: the deltas (BP1, then BP2 from the top
+        # layer down), then the parameter gradients built from them.
+        order = sorted(report.blocks, key=lambda b: (b.array != "delta", -(b.layer or 0)))
+        for b in order:
+            lines.extend(_mismatch_lines(b))
+    skipped = [e for b in report.blocks for e in b.skipped]
+    if skipped:
+        lines.append(f"Skipped (not differentiable here): {len(skipped)}")
+        lines.extend("  " + e.where() for e in skipped[:10])
+        if len(skipped) > 10:
+            lines.append(f"  ... and {len(skipped) - 10} more")
+    return "\n".join(lines)
+
+
+def _block_line(b: Block) -> str:
+    if b.method == NOT_GIVEN:
+        return f"{b.equation:<8} {b.name:<10} {NOT_GIVEN}"
+    return (
+        f"{b.equation:<8} {b.name:<10} {b.method:<13} {b.worst_error:>12.2e} "
+        f"{b.worst_tolerance:>10.2e} {b.worst_ratio:>8.2g} {b.checked:>8} "
+        f"{len(b.skipped):>8}" + ("" if b.ok else "  MISMATCH")
+        + (f" (follows from {b.follows_from})" if b.follows_from else "")
+    )
+
+
+def finding_lines(finding: Finding, indent: str = "  ") -> list[str]:
+    """One broken equation: its text, and under it the slip when the numbers show one."""
+    return [indent + finding.text] + ([indent + "  " + finding.slip] if finding.slip else [])
+
+
+def diagnosis_lines(findings: Sequence[Finding], blocks: Sequence[Block]) -> list[str]:
+    """The diagnosis as report lines: the broken equations from the output layer down,
+    the arrays wrong only as consequences, and what a missing delta leaves open."""
+    if not findings:
+        return []
+    lines = ["Diagnosis (the backward pass, from the output layer down):"]
+    for finding in findings:
+        lines.extend(finding_lines(finding))
+    consequences = [b for b in blocks if b.follows_from]
+    if consequences:
+        lines.append("  Wrong only because the delta they are built from is wrong: "
+                     + ", ".join(f"{b.name} ({b.equation}, from {b.follows_from})"
+                                 for b in consequences))
+    if any(b.method == NOT_GIVEN for b in blocks):
+        lines.append("  delta not given: a wrong dW or db may come from BP1/BP2 or from "
+                     "BP3/BP4 itself; return delta to tell them apart")
+    return lines
 
 
 SHOWN_PER_ARRAY = 3  # mismatched elements listed per array; the rest are counted
@@ -219,10 +263,15 @@ def compare(
     tolerance: np.ndarray,
     skip: np.ndarray,
     index_names: tuple[str, ...],
-    array: str | None = None,
+    array: Kind | None = None,
 ) -> Block:
-    """Apply the closeness rule |analytic - numeric| <= tolerance element by element."""
-    analytic = np.asarray(analytic, dtype=np.float64)
+    """Apply the closeness rule |analytic - numeric| <= tolerance element by element.
+
+    analytic, numeric, tolerance: float64 arrays of one shape (each front door casts
+    its inputs to float64 once, where it takes them).
+    """
+    assert analytic.dtype == numeric.dtype == tolerance.dtype == np.float64, (
+        analytic.dtype, numeric.dtype, tolerance.dtype)
     error = np.abs(analytic - numeric)
     # NaN in either side is a mismatch, never a pass.
     bad = ~(error <= tolerance) & ~skip
@@ -249,17 +298,17 @@ def compare(
         ratios=np.where(skip, np.nan, ratio),
         array=array,
         analytic=analytic,
-        numeric=np.asarray(numeric, dtype=np.float64),
-        tolerance=np.asarray(tolerance, dtype=np.float64),
+        numeric=numeric,
+        tolerance=tolerance,
     )
 
 
 NOT_GIVEN = "not given"
 
 
-def not_given(equation: str, array: str, layer: int) -> Block:
+def not_given(array: ArrayId) -> Block:
     """The block of an array the implementation did not return (delta, for a backprop
     that keeps only dW and db): nothing checked, nothing failed, method "not given"."""
-    return Block(equation=equation, name=f"{array}[{layer}]", layer=layer, method=NOT_GIVEN,
-                 checked=0, skipped=[], mismatches=[], worst_error=0.0, worst_tolerance=0.0,
-                 worst_ratio=0.0, ratios=None, array=array)
+    return Block(equation=array.equation, name=array.name, layer=array.layer,
+                 method=NOT_GIVEN, checked=0, skipped=[], mismatches=[], worst_error=0.0,
+                 worst_tolerance=0.0, worst_ratio=0.0, ratios=None, array=array.kind)

@@ -4,7 +4,7 @@
 
 For the seeded cases of tools/fingerprint.py, computes every numerical
 derivative of check_network twice with the complex step: with forward tangents
-(checks.tangent, the default) and by evaluating the network in complex
+(checks.netcheck.tangent, the default) and by evaluating the network in complex
 arithmetic for each perturbation (tangents=False, the path before them). Prints
 the largest difference relative to each element's tolerance, and relative to
 its scale: the sum of the absolute values of the terms the derivative adds up
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop import Array, Gradients, Network, loop, vectorized
+from backprop import Array, ArrayId, Gradients, Network, loop, vectorized
 from checks import check_network
 from checks.engine.stencils import COMPLEX_STEP, U64
 from checks.netcheck import perturb, tangent
@@ -57,7 +57,7 @@ def scales(model: Model, g: Gradients) -> Iterator[Array]:
     spread of softmax's log-sum-exp), not |delta^L|, which may cancel."""
     ref = model.ref
     loc = tangent.local_derivatives(model, COMPLEX_STEP.step(U64))
-    P = local_terms(ref, cached=False).P
+    P = local_terms(ref, cached=False).of.P
     if not ref.net.sigma[-1].elementwise:
         P = P + np.abs(ref.a[-1]) * np.sum(np.abs(ref.Y), axis=0, keepdims=True)
     absolute = dataclasses.replace(loc, c=[np.abs(c) for c in loc.c],
@@ -68,7 +68,7 @@ def scales(model: Model, g: Gradients) -> Iterator[Array]:
             K = t.analytic.shape[0] if t.per_example else t.analytic.size
             rows, unit = t.row(np.arange(K))
             change = np.abs(unit) * np.ones((K, model.ref.z[l].shape[1]))
-            im_C, _ = tangent.onward(absolute, l, rows, change)
+            im_C, _ = tangent.tangent_costs(absolute, l, rows, change)
             yield (im_C if t.per_example else im_C.mean(axis=-1)).reshape(t.analytic.shape)
 
 
@@ -92,7 +92,7 @@ def numbers(net: Network, X: Array, Y: Array) -> Worst:
         smooth = ~np.isnan(b_new.ratios)  # kinks: skipped, their numbers unused
         diff = np.where(smooth, np.abs(b_new.numeric - b_old.numeric), 0.0)
         worst["tolerance"] = max(worst["tolerance"], float(np.max(diff / b_new.tolerance)))
-        exact = getattr(precise, b_new.array)[b_new.layer].astype(np.float64)
+        exact = ArrayId(b_new.array, b_new.layer, net.L).of(precise).astype(np.float64)
         for key, d in (("ulps", diff), ("new vs precise", np.abs(b_new.numeric - exact)),
                        ("old vs precise", np.abs(b_old.numeric - exact))):
             d = np.where(smooth, d, 0.0)

@@ -1,6 +1,7 @@
 """The error model: how far a correct backprop may be from the float64 reference.
 
-Tolerance of the analytic side, element k of delta, dW or db:
+The tolerance of the analytic side, element k of delta, dW or db (the rule is
+`tolerance`, the one place it is computed):
 
     tol_k = min(2 (u + u64) E_k, SAFETY D_k) + 16 tiny + 2 tiny F_k   (+ the numerical
                                                                        error: see perturb)
@@ -9,9 +10,10 @@ u is the unit roundoff of the network's dtype (float32 networks are judged by
 float32 rounding), u64 that of the float64 numerical reference, tiny the
 dtype's smallest normal number.
 
-Both E and D are built from one table of local rounding terms (`Table`, made
+E, D and F are all built from one table of local rounding terms (`Table`, made
 by `local_terms`): each intermediate of backprop, with a bound on the rounding
-of that one operation, in units of the roundoff (u + u64):
+of that one operation, in units of the roundoff (u + u64), made of the
+reference's magnitudes (`Magnitudes`):
 
     intermediate        local bound                                  roundings
     z[l]                |W[l]| |a[l]| + |b[l]|                       n_l + 2
@@ -33,38 +35,34 @@ delta^L's terms; spread = |a| sum_k |y_k| under softmax (every term of the
 log-sum-exp moves), else 0. The output sums are the reference's own (it
 differentiates the summed cost) and, under softmax, the analytic side's too.
 
-E, the worst case: every local bound with its `roundings` as a factor, carried
-to first order through the network alongside the gradient (errors of z, a,
-delta through |W| and |sigma'|, an error of z into sigma' by curvature |sigma'|,
-into softmax by |J|), every error taking the sign that hurts most. The factor
-2 in the tolerance covers the bound being first-order.
+E, the worst case (`propagate`): every local bound with its `roundings` as a
+factor, carried to first order through the network alongside the gradient
+(errors of z, a, delta through |W| and |sigma'|, an error of z into sigma' by
+curvature |sigma'|, into softmax by |J|), every error taking the sign that
+hurts most. FIRST_ORDER = 2 in the tolerance covers the bound being first-order.
 
-D, the sampled deviation (checks.sampled): the largest deviation of element k
-over SAMPLES = 16 re-runs of the gradient computation in float64 in which every
-intermediate is moved by a random fraction, uniform in [-1, 1], of (u + u64)
-times its local bound, a sum by sqrt(roundings) times it (n independent
-roundings of at most u times the sum have a standard deviation of at most
-sqrt(n / 3) u times it: the probabilistic rounding model of Higham and Mary).
-This is Monte Carlo arithmetic: it keeps the signs, so it sees the
-cancellation that makes E, on elements that are sums of cancelling terms,
-10^3-10^5 times the actual rounding. SAFETY = 8 on the largest of the 16.
+D, the sampled deviation (checks.netcheck.sampled): the largest deviation of
+element k over SAMPLES re-runs of the gradient computation in float64 in which
+every intermediate is moved by a random fraction, uniform in [-1, 1], of
+(u + u64) times its local bound, a sum by sqrt(roundings) times it (n
+independent roundings of at most u times the sum have a standard deviation of
+at most sqrt(n / 3) u times it: the probabilistic rounding model of Higham and
+Mary). This is Monte Carlo arithmetic: it keeps the signs, so it sees the
+cancellation that makes E, on elements that are sums of cancelling terms, far
+too pessimistic. SAFETY on the largest of the SAMPLES.
 
 ulps is the accuracy assumed of the implementation's elementwise functions
-(sigma, sigma', dC/da and the exp, log, tanh inside them): ULPS = 4 by default,
-numpy's own are within ~1. Measured (tests/checks/test_user_code.py): correct
-gradients whose functions are each off by +-8 ulps (XLA's float64 tanh: up to
-6.5) pass at the default, thanks to the factor 2 and SAFETY; at +-16 ulps about
-3 % of random networks fail. Setting ulps = 8 instead would cost detection at
-1e-4-1e-5 in float32 (docs/calibration.md); less accurate code declares its
-ulps (check_network(..., ulps=...)).
+(sigma, sigma', dC/da and the exp, log, tanh inside them): ULPS by default,
+numpy's own are within ~1. What the defaults catch and how close correct
+gradients come to their tolerance, measured: docs/calibration.md.
 
 Underflow, F: with flush-to-zero arithmetic (XLA on CPU, torch with
 set_flush_denormal, most GPU float32 code) every operation may also lose up
-to tiny, whatever the size of its result; gradual underflow loses less. F is E
-for a table with one unit per rounding in place of every local bound
-(`flush_terms`), carried through the network with the same magnitudes: how
-far flushing can move each element, in units of tiny. 16 tiny covers the
-comparison's own underflow.
+to tiny, whatever the size of its result; gradual underflow loses less. F is
+`propagate` run on the flush table (`flush_terms`: one unit per rounding in
+place of every local bound), carried through the network with the same
+magnitudes: how far flushing can move each element, in units of tiny.
+COMPARISON_FLOOR tiny covers the comparison's own underflow.
 
 Cached derivatives: sigma' computed from the cached activation (1 - a^2,
 a (1 - a)) is only good to curvature ulps |a| u absolute; `cached=False` drops
@@ -76,16 +74,21 @@ a - y, is allowed its extra rounding while stable (see `general_bp1`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from backprop import Activation, Array, Gradients, Network
+from backprop import Activation, Array, ArrayId, Network
+from backprop.arrays import KINDS, backward_order
 from backprop.network import forward_arrays
 from checks.engine.stencils import COMPLEX_STEP, U64
 
+# The constants of the tolerance rule (`tolerance`); measured in docs/calibration.md.
+FIRST_ORDER = 2  # E is a first-order bound: this factor covers the rest
+SAMPLES = 16  # perturbed re-runs of the gradient computation for D (checks.netcheck.sampled)
 SAFETY = 8  # tolerance factor on the largest deviation seen over the samples
+COMPARISON_FLOOR = 16  # in units of tiny: the comparison's own underflow
 ULPS = 4  # default accuracy assumed of each elementwise function under test (see `local_terms`)
 GENERAL_BP1_CAP = 16.0  # beyond this sensitivity the general form of BP1 is not accepted
 
@@ -102,27 +105,42 @@ class Reference:
     z: list[Array]
     a: list[Array]
     u: float  # unit roundoff of the network's dtype
-    floor: float  # underflow: results below the dtype's smallest normal lose their digits
+    tiny: float  # the dtype's smallest normal number: below it results lose their digits
 
     @property
     def L(self) -> int:
         return len(self.W)
 
     @property
+    def tolerance_per_E(self) -> float:
+        """FIRST_ORDER (u + u64): the tolerance per unit of E, the analytic side in its
+        dtype plus the float64 reference."""
+        return FIRST_ORDER * (self.u + U64)
+
+    @property
     def gamma(self) -> float:
-        """Tolerance per unit of E: the analytic side in its dtype plus the float64
-        reference, times 2 for the bound being first-order."""
-        return 2 * (self.u + U64)
+        """The old name of tolerance_per_E (checks.netcheck.diagnose still reads it)."""
+        return self.tolerance_per_E
 
 
 def reference(net: Network, X: Array, Y: Array) -> Reference:
+    """net, X and Y cast to float64 and run forward: built once per check."""
     W = [w.astype(np.float64) for w in net.weights]
     b = [v.astype(np.float64) for v in net.biases]
     X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
     trace = forward_arrays(W, b, net.sigma, X64)
     return Reference(net, W, b, X64, Y64, trace.z, trace.a,
-                     u=float(np.finfo(net.dtype).eps) / 2,
-                     floor=16 * float(np.finfo(net.dtype).tiny))
+                     u=float(np.finfo(net.dtype).eps) / 2, tiny=float(np.finfo(net.dtype).tiny))
+
+
+def cost_from_z(net: Network, z_L: Array, Y: Array) -> Array:
+    """C_x for every column x from the output layer's z: the cost's stable form
+    value_z where it has one, else value(sigma(z)) (as backprop's per-example cost,
+    with a computed only when it is needed)."""
+    cost = net.cost_fn
+    if cost.value_z is not None:
+        return cost.value_z(z_L, Y)
+    return cost.value(net.sigma[-1].sigma(z_L), Y)
 
 
 @dataclass(frozen=True)
@@ -149,44 +167,82 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Magnitudes:
+    """The raw magnitudes of the reference that the local bounds are made of and
+    that E is carried through: |W|, |a|, |sigma'(z)|, |dC/da| and P.
+
+    BP2-BP4's magnitudes are functions of the magnitude M of the deltas they read:
+    the worst case passes its bounds on them, the sampled re-runs the unperturbed deltas.
+    """
+
+    W: list[Array]  # |W[l]|
+    a: list[Array]  # |a[l]|
+    sigma_prime: list[Array | None]  # |sigma'(z[l])|; None: softmax, never asked for
+    dC_da: Array | None  # |dC/da|; None: the cost's simplified BP1 needs no dC/da
+    P: Array  # the magnitude of delta^L's terms
+
+    def W_T_delta(self, l: int, M_next: Array) -> Array:
+        """|W[l+1]|^T M: the terms of W[l+1]^T delta[l+1]."""
+        return self.W[l + 1].T @ M_next
+
+    def times_sigma_prime(self, l: int, M_t: Array) -> Array:
+        """M_t |sigma'(z[l])|: (W^T delta) ⊙ sigma'(z[l])."""
+        d = self.sigma_prime[l]
+        assert d is not None, "only elementwise layers have a BP2"
+        return M_t * d
+
+    def dW(self, l: int, M: Array) -> Array:
+        """M |a[l]|^T / m: the terms of delta[l] a[l]^T / m."""
+        m = M.shape[1]
+        return M @ self.a[l].T / m
+
+    def db(self, l: int, M: Array) -> Array:
+        """mean M: the terms of the mean of delta[l] over m examples."""
+        return M.mean(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
 class Table:
-    """The local rounding terms of one network and batch (see the module docstring).
+    """The local rounding terms of one network and batch (see the module docstring),
+    read from `of`, the reference's magnitudes.
 
     The terms of the forward pass and of BP1 are fixed; those of BP2-BP4 are
-    given the magnitude M of the deltas they read: the worst case passes its
-    bounds on them, the sampled re-runs the unperturbed deltas.
+    given the magnitude M of the deltas they read (see Magnitudes). unit_bounds:
+    every BP2-BP4 bound is one unit per element (the flush table, `flush_terms`).
     """
 
     z: list[Term]
     a: list[Term]
     sigma_prime: list[Term | None]  # None: softmax, whose sigma' is never asked for
     dC_da: Term | None  # None: the cost's simplified BP1 needs no dC/da
-    abs_dC_da: Array | None
     delta_L: Term
     sums: Term
-    P: Array  # the magnitude of delta^L's terms
-    abs_W: list[Array]
-    abs_a: list[Array]
-    abs_sigma_prime: list[Array | None]
+    of: Magnitudes
+    unit_bounds: bool = False
 
     def W_T_delta(self, l: int, M_next: Array) -> Term:
         """W[l+1]^T delta[l+1]: a dot product of n_{l+1} terms."""
-        return Term(self.abs_W[l + 1].T @ M_next, self.abs_W[l + 1].shape[0] + 1)
+        return self.term(self.of.W_T_delta(l, M_next), self.of.W[l + 1].shape[0] + 1)
 
     def times_sigma_prime(self, l: int, M_t: Array) -> Term:
         """(W^T delta) ⊙ sigma'(z[l]): one product."""
-        d = self.abs_sigma_prime[l]
-        assert d is not None, "only elementwise layers have a BP2"
-        return Term(M_t * d)
+        return self.term(self.of.times_sigma_prime(l, M_t))
 
     def dW(self, l: int, M: Array) -> Term:
         """delta[l] a[l]^T / m: a dot product of m terms, then the division."""
-        m = M.shape[1]
-        return Term(M @ self.abs_a[l].T / m, m + 2)
+        return self.term(self.of.dW(l, M), M.shape[1] + 2)
 
     def db(self, l: int, M: Array) -> Term:
         """The mean of delta[l] over m examples."""
-        return Term(M.mean(axis=1, keepdims=True), M.shape[1] + 1)
+        return self.term(self.of.db(l, M), M.shape[1] + 1)
+
+    def term(self, bound: Array, roundings: int = 0) -> Term:
+        return Term(np.ones(np.shape(bound)) if self.unit_bounds else bound, roundings)
+
+    @property
+    def abs_sigma_prime(self) -> list[Array | None]:
+        """The old place of of.sigma_prime (checks.netcheck.diagnose still reads it)."""
+        return self.of.sigma_prime
 
 
 def local_terms(ref: Reference, cached: bool, ulps: float = ULPS) -> Table:
@@ -228,9 +284,8 @@ def local_terms(ref: Reference, cached: bool, ulps: float = ULPS) -> Table:
     # a_j sum_k |y_k| (the log-sum-exp), not just the j-th.
     spread = 0.0 if sigma_L.elementwise else abs_a[L] * np.sum(np.abs(Y), axis=0, keepdims=True)
     sums = Term((a[L].shape[0] + 4) * (P + spread), unit=weight_of_sums(sigma_L, ref.u))
-    return Table(z_terms, a_terms, sigma_prime_terms, dC_da, g, delta_L, sums, P, abs_W, abs_a,
-                 abs_sigma_prime)
-
+    return Table(z_terms, a_terms, sigma_prime_terms, dC_da, delta_L, sums,
+                 Magnitudes(abs_W, abs_a, abs_sigma_prime, g, P))
 
 def general_bp1(net: Network, z_L: Array, a_L: Array, Y: Array,
                 ulps: float = ULPS) -> Array | float:
@@ -281,101 +336,87 @@ def abs_vjp(sigma: Activation, z: Array, g: Array) -> Array:
 
 @dataclass(frozen=True)
 class WorstCase:
-    """E: first-order bounds, in units of the roundoff, on the rounding of z and of
-    every gradient element by any correct computation."""
+    """First-order bounds, in units of the roundoff (or of tiny, for the flush
+    table), on the rounding of z and of every gradient element."""
 
     z: list[Array]
-    grads: Gradients
+    grads: dict[ArrayId, Array]
 
 
-def worst_case(ref: Reference, table: Table, local: Table | None = None) -> WorstCase:
-    """E for the local terms of `local` (default: table's own), carried through the
-    network with the magnitudes of `table`."""
+def propagate(ref: Reference, of: Magnitudes, local: Table) -> WorstCase:
+    """The local terms of `local` carried to first order through the network with the
+    magnitudes `of`, every error taking the sign that hurts most: E for the table of
+    rounding terms, F for the flush table."""
     net, z, L, m = ref.net, ref.z, ref.L, ref.X.shape[1]
-    loc = table if local is None else local
-    abs_W, abs_a = table.abs_W, table.abs_a
     E_z: list[Array] = []
     E_a: list[Array] = [np.zeros_like(ref.X)]
     for l in range(L):
-        E_z.append(loc.z[l].worst + abs_W[l] @ E_a[l])
-        E_a.append(abs_vjp(net.sigma[l], z[l], E_z[l]) + loc.a[l].worst)
+        E_z.append(local.z[l].worst + of.W[l] @ E_a[l])
+        E_a.append(abs_vjp(net.sigma[l], z[l], E_z[l]) + local.a[l].worst)
 
     def E_sigma_prime(l: int) -> Array:
-        term, d = loc.sigma_prime[l], table.abs_sigma_prime[l]
+        term, d = local.sigma_prime[l], of.sigma_prime[l]
         assert term is not None and d is not None
         return term.worst + net.sigma[l].curvature * d * E_z[l]
 
-    sigma_L, P = net.sigma[L - 1], table.P
-    if loc.dC_da is None:  # a - y: a's error passes with factor 1
-        E = E_a[L] + loc.delta_L.worst
+    sigma_L, P = net.sigma[L - 1], of.P
+    if local.dC_da is None:  # a - y: a's error passes with factor 1
+        E = E_a[L] + local.delta_L.worst
     else:
-        E_g = loc.dC_da.worst + E_a[L]
+        E_g = local.dC_da.worst + E_a[L]
         if sigma_L.elementwise:
-            d_L, g = table.abs_sigma_prime[L - 1], table.abs_dC_da
+            d_L, g = of.sigma_prime[L - 1], of.dC_da
             assert d_L is not None and g is not None
-            E = g * E_sigma_prime(L - 1) + E_g * d_L + loc.delta_L.worst
+            E = g * E_sigma_prime(L - 1) + E_g * d_L + local.delta_L.worst
         else:
-            E = loc.delta_L.worst + abs_vjp(sigma_L, z[L - 1], E_g) + P * E_z[L - 1]
-    E = E + loc.sums.worst
+            E = local.delta_L.worst + abs_vjp(sigma_L, z[L - 1], E_g) + P * E_z[L - 1]
+    E = E + local.sums.worst
     P_delta, E_delta = [P] * L, [E] * L
     for l in range(L - 2, -1, -1):
-        d = table.abs_sigma_prime[l]
+        d = of.sigma_prime[l]
         assert d is not None
-        sum_term = table.W_T_delta(l, P_delta[l + 1])
-        local_sum = sum_term if local is None else loc.W_T_delta(l, P_delta[l + 1])
-        E_t = abs_W[l + 1].T @ E_delta[l + 1] + local_sum.worst
-        product = table.times_sigma_prime(l, sum_term.bound)
-        local_product = product if local is None else loc.times_sigma_prime(l, sum_term.bound)
-        P_delta[l] = product.bound
-        E_delta[l] = E_t * d + sum_term.bound * E_sigma_prime(l) + local_product.worst
-    E_dW = [(E_delta[l] @ abs_a[l].T + P_delta[l] @ E_a[l].T) / m
-            + loc.dW(l, P_delta[l]).worst for l in range(L)]
-    E_db = [E_delta[l].mean(axis=1, keepdims=True) + loc.db(l, P_delta[l]).worst
+        M_t = of.W_T_delta(l, P_delta[l + 1])
+        E_t = of.W[l + 1].T @ E_delta[l + 1] + local.W_T_delta(l, P_delta[l + 1]).worst
+        P_delta[l] = of.times_sigma_prime(l, M_t)
+        E_delta[l] = E_t * d + M_t * E_sigma_prime(l) + local.times_sigma_prime(l, M_t).worst
+    E_dW = [(E_delta[l] @ of.a[l].T + P_delta[l] @ E_a[l].T) / m
+            + local.dW(l, P_delta[l]).worst for l in range(L)]
+    E_db = [E_delta[l].mean(axis=1, keepdims=True) + local.db(l, P_delta[l]).worst
             for l in range(L)]
-    return WorstCase(E_z, Gradients(delta=E_delta, dW=E_dW, db=E_db))
+    by_kind = {"delta": E_delta, "dW": E_dW, "db": E_db}
+    return WorstCase(E_z, {a: by_kind[a.kind][a.layer] for a in backward_order(L)})
 
 
-@dataclass(frozen=True)
-class FlushTable(Table):
-    """The table of flushes to zero: each operation may lose up to tiny (the dtype's
-    smallest normal number) absolutely, one unit per rounding, whatever its size."""
-
-    def W_T_delta(self, l: int, M_next: Array) -> Term:
-        return _ones(super().W_T_delta(l, M_next))
-
-    def times_sigma_prime(self, l: int, M_t: Array) -> Term:
-        return _ones(super().times_sigma_prime(l, M_t))
-
-    def dW(self, l: int, M: Array) -> Term:
-        return _ones(super().dW(l, M))
-
-    def db(self, l: int, M: Array) -> Term:
-        return _ones(super().db(l, M))
-
-
-def _ones(term: Term) -> Term:
-    """The same rounding count on a bound of one unit per element."""
-    return Term(np.ones(np.shape(term.bound)), term.roundings)
-
-
-def flush_terms(ref: Reference, table: Table) -> FlushTable:
-    """table with every local bound replaced by one unit per rounding (see FlushTable).
+def flush_terms(ref: Reference, table: Table) -> Table:
+    """The flush table: each operation may lose up to tiny (the dtype's smallest
+    normal number) absolutely, one unit per rounding, whatever its size. table
+    with every local bound replaced by one unit per element, the roundings kept.
 
     The output sums are the float64 reference's for an elementwise output (it
     flushes below 2^-1022: nothing) and, under softmax, the analytic side's too.
     """
-    def ones(term: Term | None) -> Term | None:
-        return None if term is None else _ones(term)
+    def ones(term: Term) -> Term:
+        return Term(np.ones(np.shape(term.bound)), term.roundings)
 
-    fields = {f.name: getattr(table, f.name) for f in dataclasses.fields(table)}
     softmax = not ref.net.sigma[-1].elementwise
     n_L = ref.a[-1].shape[0]
-    fields.update(
-        z=[_ones(t) for t in table.z], a=[_ones(t) for t in table.a],
-        sigma_prime=[ones(t) for t in table.sigma_prime], dC_da=ones(table.dC_da),
-        delta_L=_ones(table.delta_L),
-        sums=Term((n_L + 4.0 if softmax else 0.0) * np.ones(np.shape(table.sums.bound))))
-    return FlushTable(**fields)
+    return dataclasses.replace(
+        table, z=[ones(t) for t in table.z], a=[ones(t) for t in table.a],
+        sigma_prime=[None if t is None else ones(t) for t in table.sigma_prime],
+        dC_da=None if table.dC_da is None else ones(table.dC_da),
+        delta_L=ones(table.delta_L),
+        sums=Term((n_L + 4.0 if softmax else 0.0) * np.ones(np.shape(table.sums.bound))),
+        unit_bounds=True)
+
+
+class ByArray(dict[ArrayId, Array]):
+    """Per-array results keyed by ArrayId. Read as attributes (tol.delta[l]) only by
+    checks.netcheck.diagnose, until it reads by ArrayId: then this is a plain dict."""
+
+    def __getattr__(self, kind: str) -> list[Array]:
+        if kind not in KINDS:
+            raise AttributeError(kind)
+        return [self[a] for a in sorted(self, key=lambda a: a.layer) if a.kind == kind]
 
 
 @dataclass(frozen=True)
@@ -383,20 +424,20 @@ class Model:
     """What the checker needs of the error model for one network and batch."""
 
     ref: Reference
-    E: Gradients  # worst-case bounds, in units of the roundoff
-    tol: Gradients  # the analytic side's tolerance: min(gamma E, SAFETY D) + underflow
+    E: Mapping[ArrayId, Array]  # worst-case bounds, in units of the roundoff
+    tol: Mapping[ArrayId, Array]  # the analytic side's tolerance (`tolerance`)
     r_z: list[Array]  # rounding radius of z in the network's dtype (for kinks)
 
 
-def tolerance(ref: Reference, E: WorstCase, D: Sequence[list[Array]], F: WorstCase) -> Model:
-    """min(gamma E, SAFETY D) + 16 tiny + 2 tiny F per element; r_z = u E_z.
+def tolerance(ref: Reference, E: WorstCase, D: Mapping[ArrayId, Array],
+              F: WorstCase) -> Model:
+    """tol = min(FIRST_ORDER (u + u64) E, SAFETY D) + COMPARISON_FLOOR tiny
+    + FIRST_ORDER tiny F per element; r_z = u E_z.
 
     F is E for the flush table (flush_terms): how far flushing results below
-    tiny to zero can move each element, in units of tiny; the factor 2 as for E.
+    tiny to zero can move each element, in units of tiny; FIRST_ORDER as for E.
     """
-    tiny = ref.floor / 16
-    fields = [[np.minimum(ref.gamma * E_l, SAFETY * D_l) + (ref.floor + 2 * tiny * F_l)
-               for E_l, D_l, F_l in zip(E_f, D_f, F_f, strict=True)]
-              for E_f, D_f, F_f in zip((E.grads.delta, E.grads.dW, E.grads.db), D,
-                                       (F.grads.delta, F.grads.dW, F.grads.db), strict=True)]
-    return Model(ref, E.grads, Gradients(*fields), [ref.u * e for e in E.z])
+    floor = COMPARISON_FLOOR * ref.tiny
+    tol = ByArray({a: np.minimum(ref.tolerance_per_E * E_a, SAFETY * D[a])
+           + (floor + FIRST_ORDER * ref.tiny * F.grads[a]) for a, E_a in E.grads.items()})
+    return Model(ref, E.grads, tol, [ref.u * e for e in E.z])

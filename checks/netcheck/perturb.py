@@ -11,12 +11,12 @@ one batched pass; every numerical derivative is still a difference (or imaginary
 part) of genuinely perturbed costs, never derived from a numerical delta via BP3/BP4.
 
 With the complex step, the perturbed costs' imaginary parts come from forward
-tangents (checks.tangent): the same numbers to within rounding, as real matrix
+tangents (checks.netcheck.tangent): the same numbers to within rounding, as real matrix
 products, each perturbation's tangent carried onward on its own. Central
 differences and Richardson, the complex-safety probe, and `tangents=False`
-evaluate the perturbed network itself (`onward`).
+evaluate the perturbed network itself (`perturbed_costs`).
 
-The tolerance of element k is the error model's (checks.error_model) plus the
+The tolerance of element k is the error model's (checks.netcheck.error_model) plus the
 numerical method's own error: 4 * 2^-1022 / h (underflow) for complex step; for
 finite differences 4x the truncation error estimated by step halving and the
 cost's round-off divided by the step.
@@ -33,20 +33,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backprop import Array, Gradients
+from backprop import Array, ArrayId, Gradients, backward_order
 from checks.engine.probe import probe
 from checks.engine.stencils import U64, Method, combine
 from checks.netcheck import tangent
-from checks.netcheck.error_model import Model
+from checks.netcheck.error_model import Model, cost_from_z
 from checks.netcheck.tangent import Locals, within
 from checks.report import Block, compare, not_given
 
 CHUNK_BYTES = 32 * 2**20
 TINY = float(np.finfo(np.float64).tiny)
+# A float64 function value is good to a few ulps of the terms it adds up: 16 of them.
+VALUE_ROUNDING = 16 * U64
 
 
-def onward(model: Model, l: int, rows: Array | None, change: Array,
-            method: Method) -> tuple[Array, Array]:
+def perturbed_costs(model: Model, l: int, rows: Array | None, change: Array,
+                    method: Method) -> tuple[Array, Array]:
     """Per-example costs with z[l] moved by each offset times `change`, and kink flags.
 
     rows None: change is dense, (K, n_l, m), one perturbation of all of z[l] per k.
@@ -82,9 +84,7 @@ def onward(model: Model, l: int, rows: Array | None, change: Array,
             kinked |= near_kink(net.sigma[l].kinks, z, ref.z[l], model.r_z[l],
                                  method.complex_step)
         if l == ref.L - 1:
-            if net.cost_fn.value_z is not None:  # the stable form needs no a^L
-                return net.cost_fn.value_z(z, ref.Y), kinked
-            return net.cost_fn.value(net.sigma[l].sigma(z), ref.Y), kinked
+            return cost_from_z(net, z, ref.Y), kinked
         l += 1
         z = ref.W[l] @ net.sigma[l - 1].sigma(z) + ref.b[l]
 
@@ -103,17 +103,25 @@ def near_kink(kinks: tuple[float, ...], z: Array, base: Array, radius: Array,
 Targets = Callable[[Array], tuple[Array | None, Array, Array]]
 
 
-def numeric(model: Model, l: int, targets: Targets, K: int, method: Method,
-            per_example: bool, advance: Callable[[int], None] | None = None,
-            tangents: Locals | None = None) -> tuple[Array, Array, Array]:
+@dataclass(frozen=True)
+class Derivatives:
+    """Numerical derivatives of K targets: each (K, m) per example, else (K,)."""
+
+    value: Array
+    error: Array  # the numerical method's own error estimate
+    kinked: Array  # True where a z the perturbation moves is at or near a kink
+
+
+def numerical_derivatives(model: Model, l: int, targets: Targets, K: int, method: Method,
+                          per_example: bool, advance: Callable[[int], None] | None = None,
+                          tangents: Locals | None = None) -> Derivatives:
     """Numerical derivatives of K targets in layer l, in chunks that fit in memory.
 
     targets(ks) gives, for targets ks, the rows they move (or None), the change of
-    z[l] for one step (see onward) and the steps h ((len(ks), m) if per_example
-    else (len(ks),)). Returns derivative, numerical error estimate and kink flags,
-    each (K, m) if per_example (the cost C_x of each column) else (K,) (the batch
-    mean C). tangents (complex step only): Im C from checks.tangent instead of
-    complex evaluations of the network.
+    z[l] for one step (see perturbed_costs) and the steps h ((len(ks), m) if per_example
+    else (len(ks),)). Per target: (K, m) if per_example (the cost C_x of each
+    column) else (K,) (the batch mean C). tangents (complex step only): Im C from
+    checks.netcheck.tangent instead of complex evaluations of the network.
     """
     ref = model.ref
     n, m = ref.z[l].shape
@@ -128,13 +136,13 @@ def numeric(model: Model, l: int, targets: Targets, K: int, method: Method,
         ks = np.arange(start, min(K, start + chunk))
         rows, change, h = targets(ks)
         if tangents is not None:
-            im_C, kink = tangent.onward(tangents, l, rows, change)
+            im_C, kink = tangent.tangent_costs(tangents, l, rows, change)
             if not per_example:
                 im_C, kink = im_C.mean(axis=-1), np.any(kink, axis=-1)
             d[ks], err[ks], kinked[ks] = im_C / h, underflow(h), kink
         else:
-            C, kink = onward(model, l, rows, change, method)
-            eps = np.abs(np.real(C[0])) * 16 * U64 + noise
+            C, kink = perturbed_costs(model, l, rows, change, method)
+            eps = np.abs(np.real(C[0])) * VALUE_ROUNDING + noise
             if not per_example:
                 C, eps, kink = C.mean(axis=-1), eps.mean(axis=-1), np.any(kink, axis=-1)
             d_k, trunc = combine(method, C, h)
@@ -142,7 +150,7 @@ def numeric(model: Model, l: int, targets: Targets, K: int, method: Method,
             d[ks], err[ks], kinked[ks] = d_k, 4 * trunc + rounding, kink
         if advance is not None:  # elements done: a row of delta is m of them
             advance(len(ks) * (m if per_example else 1))
-    return d, err, kinked
+    return Derivatives(d, err, kinked)
 
 
 def underflow(h: Array) -> Array:
@@ -154,28 +162,29 @@ def underflow(h: Array) -> Array:
 def cost_noise(model: Model) -> Array:
     """Round-off of one cost value C_x in float64: a few ulps of the terms it adds up."""
     ref = model.ref
-    return 16 * U64 * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]) + np.abs(ref.Y), axis=0)
+    return VALUE_ROUNDING * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]) + np.abs(ref.Y), axis=0)
 
 
 @dataclass(frozen=True)
 class Target:
     """One gradient array of layer l and how its elements move z[l] (z = W a + b)."""
 
-    equation: str
-    array: str  # "delta", "db" or "dW"
-    layer: int
+    id: ArrayId
     analytic: Array  # the array under test
     scale: Array  # E: the error model's bound, same shape
-    tol: Array  # the analytic side's tolerance (checks.error_model.Model.tol), same shape
+    tol: Array  # the analytic side's tolerance (checks.netcheck.error_model.Model.tol)
     per_example: bool  # delta: each column is its own cost C_x
-    index_names: tuple[str, ...]
     values: Array  # the perturbed quantity (z, b or W), for the finite-difference step
     row: Callable[[Array], tuple[Array, Array]]  # k -> (row of z[l], its change per unit)
     moves: Callable[[Array], Array]  # (K, *shape) directions -> (K, n_l, m) changes of z[l]
 
+    @property
+    def layer(self) -> int:
+        return self.id.layer
+
 
 def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
-    """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4)."""
+    """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4), in backward order."""
     ref, E, tol = model.ref, model.E, model.tol
     m = ref.z[l].shape[1]
     n_prev = ref.a[l].shape[0]
@@ -187,16 +196,13 @@ def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
         j, i = np.divmod(ks, n_prev)  # W[l][j, i] moves z[l][j, :] by a[l][i, :]
         return j, ref.a[l][i, :]
 
-    delta = [Target("BP1" if l == ref.L - 1 else "BP2", "delta", l, g.delta[l], E.delta[l],
-                    tol.delta[l], True, ("j", "x"), ref.z[l], ones, lambda U: U)
-             ] if g.delta else []
-    return [
-        *delta,
-        Target("BP3", "db", l, g.db[l], E.db[l], tol.db[l], False, ("j", ""),
-               ref.b[l], ones, lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
-        Target("BP4", "dW", l, g.dW[l], E.dW[l], tol.dW[l], False, ("j", "i"),
-               ref.W[l], weight, lambda U: U @ ref.a[l]),
-    ]
+    how = {  # (per_example, the perturbed values, row, moves) of each kind
+        "delta": (True, ref.z[l], ones, lambda U: U),
+        "db": (False, ref.b[l], ones, lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
+        "dW": (False, ref.W[l], weight, lambda U: U @ ref.a[l]),
+    }
+    return [Target(a, a.of(g), E[a], tol[a], *how[a.kind])
+            for a in backward_order(ref.L) if a.layer == l and (a.kind != "delta" or g.delta)]
 
 
 def elementwise(model: Model, l: int, t: Target, method: Method,
@@ -208,8 +214,8 @@ def elementwise(model: Model, l: int, t: Target, method: Method,
     delta is perturbed a row at a time: moving z[l][j, x] for every column x at
     once is m independent perturbations, one per example's cost C_x.
     structured: run each perturbation onward from its one row of z[l] (see
-    onward); False perturbs all of z[l] densely, the simple path the tests
-    compare the fast one against. tangents: see numeric.
+    perturbed_costs); False perturbs all of z[l] densely, the simple path the tests
+    compare the fast one against. tangents: see numerical_derivatives.
     """
     ref = model.ref
     shape = t.analytic.shape
@@ -230,11 +236,11 @@ def elementwise(model: Model, l: int, t: Target, method: Method,
         dense[np.arange(len(ks)), rows, :] = change
         return None, dense, h
 
-    d, err, kinked = numeric(model, l, targets, K, method, per_example=t.per_example,
-                             advance=advance, tangents=tangents)
-    return compare(t.equation, f"{t.array}[{l}]", l, method.name, t.analytic, d.reshape(shape),
-                   t.tol + err.reshape(shape), kinked.reshape(shape),
-                   t.index_names, array=t.array)
+    numeric = numerical_derivatives(model, l, targets, K, method, per_example=t.per_example,
+                                    advance=advance, tangents=tangents)
+    return compare(t.id.equation, t.id.name, l, method.name, t.analytic,
+                   numeric.value.reshape(shape), t.tol + numeric.error.reshape(shape),
+                   numeric.kinked.reshape(shape), t.id.index_names, array=t.id.kind)
 
 
 def directional(model: Model, l: int, t: Target, method: Method, k: int,
@@ -256,29 +262,29 @@ def directional(model: Model, l: int, t: Target, method: Method, k: int,
         h = np.full((len(ks), shape[1]) if t.per_example else len(ks), h0 * h_scale)
         return None, dZ[ks] * h0 * h_scale, h
 
-    d, err, kinked = numeric(model, l, targets, k, method, per_example=t.per_example,
-                             tangents=tangents)
+    numeric = numerical_derivatives(model, l, targets, k, method, per_example=t.per_example,
+                                    tangents=tangents)
     axes = (1,) if t.per_example else (1, 2)
     analytic = np.sum(t.analytic * U, axis=axes)
     tol = (np.sum(t.tol * np.abs(U), axis=axes)
            + t.analytic.size * U64 * np.sum(t.scale * np.abs(U), axis=axes))
-    block = compare(t.equation, f"{t.array}[{l}]·u", l, f"{method.name}/dir", analytic, d,
-                    tol + err, np.zeros(d.shape, dtype=bool),
-                    ("u", "x") if t.per_example else ("u",), array=t.array)
-    return block if block.ok and not np.any(kinked) else None
+    block = compare(t.id.equation, f"{t.id.name}·u", l, f"{method.name}/dir", analytic,
+                    numeric.value, tol + numeric.error, np.zeros(numeric.value.shape, dtype=bool),
+                    ("u", "x") if t.per_example else ("u",), array=t.id.kind)
+    return block if block.ok and not np.any(numeric.kinked) else None
 
 
 def complex_safe(model: Model) -> tuple[bool, str]:
-    """checks.numeric.probe along one seeded random direction of z[0]: through every
+    """checks.engine.probe along one seeded random direction of z[0]: through every
     layer's activation and the cost. Elements whose probe crosses a kink are skipped."""
     ref = model.ref
     dZ = np.random.default_rng(0).standard_normal((1, *ref.z[0].shape))
 
     def along(method: Method) -> tuple[Array, Array]:
-        return onward(model, 0, None, dZ * method.step(U64), method)
+        return perturbed_costs(model, 0, None, dZ * method.step(U64), method)
 
-    scale = np.sum(np.abs(dZ[0]) * model.E.delta[0], axis=0)
-    return probe(along, lambda _: cost_noise(model), lambda _: ref.gamma * scale)
+    scale = np.sum(np.abs(dZ[0]) * model.E[ArrayId("delta", 0, ref.L)], axis=0)
+    return probe(along, lambda _: cost_noise(model), lambda _: ref.tolerance_per_E * scale)
 
 
 def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int | None = None,
@@ -287,11 +293,12 @@ def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int 
                  structured: bool = True, tangents: bool = True) -> list[Block]:
     """One Block per array, in backprop order: delta[L-1], db[L-1], dW[L-1], delta[L-2], ...
 
+    g: the gradients under test, float64 (check_network casts them once).
     An empty g.delta (not given) gives each delta[l] a block that checks nothing.
     directions: check each array along that many random directions first (rng
     draws them) and element by element only if that fails. progress(done, total)
     is called as elements are checked (a row of delta at a time, or a chunk).
-    tangents: with the complex step, Im C from forward tangents (checks.tangent);
+    tangents: with the complex step, Im C from forward tangents (checks.netcheck.tangent);
     False evaluates the network in complex arithmetic for every perturbation.
     """
     blocks: list[Block] = []
@@ -311,7 +318,7 @@ def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int 
     for per_layer in targets:
         l = per_layer[0].layer
         if not g.delta:
-            blocks.append(not_given("BP1" if l == L - 1 else "BP2", "delta", l))
+            blocks.append(not_given(ArrayId("delta", l, L)))
         for target in per_layer:
             block = None
             if directions is not None:

@@ -1,7 +1,7 @@
-"""D, the sampled deviations of the error model (see checks.error_model).
+"""D, the sampled deviations of the error model (see checks.netcheck.error_model).
 
 The gradients are computed again, SAMPLES times, by the plain template
-(checks.derivation) in float64, with every intermediate moved by a random
+(backprop.derivation) in float64, with every intermediate moved by a random
 fraction, uniform in [-1, 1], of (u + u64) times its local rounding bound from
 the table, a sum's by sqrt(roundings). D is, per element of delta, dW and db,
 the largest deviation from the unperturbed run.
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop import Array, Gradients, derivation
+from backprop import Array, ArrayId, Gradients, derivation
+from backprop.arrays import arrays_of
 from checks.engine.stencils import U64
-from checks.netcheck.error_model import Reference, Table, Term
+from checks.netcheck.error_model import SAMPLES, Reference, Table, Term
 
-SAMPLES = 16  # perturbed re-runs of the gradient computation
 Terms = dict[str, list[tuple[Term, ...]]]
 
 
@@ -43,7 +43,7 @@ def sampled_terms(ref: Reference, table: Table, base: Gradients) -> Terms:
     }
 
 
-def sampled_deviations(ref: Reference, table: Table) -> tuple[list[Array], ...]:
+def sampled_deviations(ref: Reference, table: Table) -> dict[ArrayId, Array]:
     """Per array of delta, dW and db: max over SAMPLES re-runs of |g_s - g_0|.
 
     One sample at a time: memory is that of one backprop. The generator is
@@ -56,8 +56,9 @@ def sampled_deviations(ref: Reference, table: Table) -> tuple[list[Array], ...]:
         return derivation.backprop(ref.W, ref.b, net.sigma, net.cost_fn, ref.X, ref.Y,
                                    rounding=rounding)
 
-    base = run(derivation.exact)
-    terms = sampled_terms(ref, table, base)
+    unperturbed = run(derivation.exact)
+    base = arrays_of(unperturbed, ref.L)
+    terms = sampled_terms(ref, table, unperturbed)
     u_s = ref.u + U64
 
     def jitter(name: str, l: int, value: Array) -> Array:
@@ -66,11 +67,8 @@ def sampled_deviations(ref: Reference, table: Table) -> tuple[list[Array], ...]:
             value = value + u_s * term.unit * rng.uniform(-1.0, 1.0, np.shape(scale)) * scale
         return value
 
-    fields = ("delta", "dW", "db")
-    deviation = [[np.zeros_like(x) for x in getattr(base, f)] for f in fields]
+    deviation = {a: np.zeros_like(x) for a, x in base.items()}
     for _ in range(SAMPLES):
-        sample = run(jitter)
-        for dev, f in zip(deviation, fields, strict=True):
-            for d, x, x0 in zip(dev, getattr(sample, f), getattr(base, f), strict=True):
-                np.maximum(d, np.abs(x - x0), out=d)
-    return tuple(deviation)
+        for a, x in arrays_of(run(jitter), ref.L).items():
+            np.maximum(deviation[a], np.abs(x - base[a]), out=deviation[a])
+    return deviation

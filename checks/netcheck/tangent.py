@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Array, Network
-from checks.netcheck.error_model import Model
+from checks.netcheck.error_model import Model, cost_from_z
 
 TANGENT_BYTES = 2**20  # one block of tangents (B, m, n) in float64
 
@@ -101,9 +101,7 @@ def local_derivatives(model: Model, h: float) -> Locals:
     c = [rows_per_example(np.imag(net.sigma[l].sigma(z[l] + 1j * h)) / h) for l in range(L - 1)]
     n_L = z[L - 1].shape[0]
     moved = z[L - 1][None] + 1j * h * np.eye(n_L)[:, :, None]  # (k, n_L, m): row k moved
-    cost = net.cost_fn
-    C = (cost.value_z(moved, ref.Y) if cost.value_z is not None
-         else cost.value(net.sigma[L - 1].sigma(moved), ref.Y))
+    C = cost_from_z(net, moved, ref.Y)
     near: list[Array | None] = []
     for l in range(L):
         mask = rows_per_example(within(net.sigma[l].kinks, z[l], z[l], model.r_z[l]))
@@ -119,10 +117,11 @@ def rows_per_example(A: Array) -> Array:
     return np.ascontiguousarray(A.T)
 
 
-def onward(loc: Locals, l: int, rows: Array | None, change: Array) -> tuple[Array, Array]:
+def tangent_costs(loc: Locals, l: int, rows: Array | None,
+                  change: Array) -> tuple[Array, Array]:
     """Im C_x of each perturbation moving z[l] by i change, and kink flags.
 
-    Arguments as checks.perturb.onward's: rows None, change (K, n_l, m) moves all
+    Arguments as checks.netcheck.perturb.perturbed_costs's: rows None, change (K, n_l, m) moves all
     of z[l]; otherwise change (K, m) moves row rows[k] of z[l] (an element of
     delta, b or W). Returns Im C: (K, m), what the complex-step costs' imaginary
     parts would be, and kinked: (K, m), True where a z that the perturbation
@@ -135,10 +134,10 @@ def onward(loc: Locals, l: int, rows: Array | None, change: Array) -> tuple[Arra
         dense = np.swapaxes(change, 1, 2)  # (K, m, n_l)
 
         def run_dense(start: int, stop: int) -> None:
-            for p in blocks(start, stop, block(loc, l, m)):
+            for p in slices(start, stop, per_block(loc, l, m)):
                 im_C[p] = carry(loc, l, np.ascontiguousarray(dense[p]), kinked[p])
 
-        in_parallel(run_dense, K, block(loc, l, m))
+        in_parallel(run_dense, K, per_block(loc, l, m))
         return im_C, kinked
     here = loc.near[l]
     if here is not None:
@@ -151,12 +150,12 @@ def onward(loc: Locals, l: int, rows: Array | None, change: Array) -> tuple[Arra
     if after is not None:  # Im z[l+1][q, x] != 0 where W[l+1][q, j] and Im a[l+1][j, x] are
         reaches = (W_T[rows] != 0).astype(float) @ after.T.astype(float)
         kinked |= (reaches > 0) & (moved_a != 0)
-    B = block(loc, l + 1, m)
+    B = per_block(loc, l + 1, m)
 
     def run(start: int, stop: int) -> None:
         buffer = np.empty((min(B, K), m, W_T.shape[1]))  # C order: no copy in product
         last, factor = -1, W_T[:0]
-        for p in blocks(start, stop, B):
+        for p in slices(start, stop, B):
             r = rows[p]
             T = buffer[:len(r)]
             if l + 1 == loc.L - 1:
@@ -194,7 +193,7 @@ def product(T: Array, W_T: Array) -> Array:
     return T @ W_T
 
 
-def blocks(start: int, stop: int, B: int) -> list[slice]:
+def slices(start: int, stop: int, B: int) -> list[slice]:
     """[start, stop) in slices of B."""
     return [slice(s, min(s + B, stop)) for s in range(start, stop, B)]
 
@@ -223,7 +222,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=pool.cache_clear)
 
 
-def block(loc: Locals, k: int, m: int) -> int:
+def per_block(loc: Locals, k: int, m: int) -> int:
     """Perturbations per block: tangents of layers k.. of B perturbations fill TANGENT_BYTES."""
     widest = max(W_T.shape[1] for W_T in loc.W_T[k:])
     return max(1, TANGENT_BYTES // (8 * m * widest))

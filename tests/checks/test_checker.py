@@ -4,12 +4,17 @@ kinks, methods and steps, directional mode, falling back from the complex step. 
 checker says about bad arguments goes in test_validation.py.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from backprop import Gradients, Network, vectorized
 from checks import check_network
 from checks.cli.sweep import random_batch
+from checks.engine.stencils import METHODS
+from checks.netcheck import perturb
+from checks.network import analyse
 from tests.checks.mutants import MUTANTS, Mutant
 
 
@@ -109,6 +114,19 @@ def test_directional_mode_compares_projections_when_all_is_well():
     assert report.checked == 3 * (2 * 4 + 2 + 2)  # per layer: delta (u, x), db (u), dW (u)
 
 
+def test_a_report_is_frozen_and_renders_its_findings_when_asked():
+    net = Network.random([3, 4, 2], ["tanh", "sigmoid"], "cross_entropy", seed=6)
+    X, Y = random_batch(net, 5, 6)
+    g = vectorized.backprop(net, X, Y)
+    halved = Gradients(g.delta, g.dW, [b / 2 for b in g.db])
+    report = check_network(net, X, Y, impl=lambda *_: halved)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.title = "changed"  # type: ignore[misc]
+    assert report.findings and report.diagnosis[0].startswith("Diagnosis")
+    assert report.as_dict()["diagnosis"] == report.diagnosis
+    assert "\n".join(report.diagnosis) in str(report)
+
+
 def test_saturated_units_are_checked_to_full_precision_without_cached_derivatives():
     # tanh(20 x) with x = 1: sigma' = 1.7e-17, every gradient ~1e-17. A derivative
     # computed from the cached activation (1 - a^2 = 0) cannot resolve that, so
@@ -125,12 +143,18 @@ def test_saturated_units_are_checked_to_full_precision_without_cached_derivative
 @pytest.mark.parametrize("mutant", MUTANTS[::3], ids=[m.name for m in MUTANTS[::3]])
 def test_structured_fast_path_gives_the_same_numbers_as_the_simple_one(mutant):
     net, X, Y = mutant_case(mutant)
-    for impl in (mutant.impl, "vectorized"):
+    for impl in (mutant.impl, vectorized.backprop):
         fast = check_network(net, X, Y, impl=impl)
-        simple = check_network(net, X, Y, impl=impl, structured=False)
-        assert fast.ok == simple.ok
-        assert [e.where() for e in fast.mismatches] == [e.where() for e in simple.mismatches]
-        for b_fast, b_simple in zip(fast.blocks, simple.blocks, strict=True):
+        # The dense path is the engine's (checks.netcheck.perturb), not check_network's.
+        g = impl(net, X.copy(), Y.copy())
+        g = Gradients([d.astype(np.float64) for d in g.delta],
+                      [w.astype(np.float64) for w in g.dW], [b.astype(np.float64) for b in g.db])
+        simple = perturb.check_arrays(analyse(net, X, Y), g, METHODS[fast.method],
+                                      structured=False)
+        assert fast.ok == all(b.ok for b in simple)
+        assert ([e.where() for e in fast.mismatches]
+                == [e.where() for b in simple for e in b.mismatches])
+        for b_fast, b_simple in zip(fast.blocks, simple, strict=True):
             assert b_fast.worst_error == pytest.approx(b_simple.worst_error, rel=1e-6, abs=1e-15)
 
 

@@ -1,4 +1,4 @@
-"""checks.tangent: forward tangents give the complex step's numbers, from sigma and C alone.
+"""checks.netcheck.tangent: forward tangents give the complex step's numbers, from sigma and C.
 
 Every test compares the tangents against the path they replace: the network evaluated
 in complex arithmetic for each perturbation (check_arrays(..., tangents=False)).
@@ -18,9 +18,15 @@ from checks.network import analyse
 from tools.tangent_agreement import scales
 
 
+def float64_backprop(net, X, Y):
+    """vectorized's gradients in float64: what the engine takes (check_network casts them)."""
+    g = vectorized.backprop(net, X, Y)
+    return Gradients(*([a.astype(np.float64) for a in arrays] for arrays in (g.delta, g.dW, g.db)))
+
+
 def both_paths(net, X, Y):
     """(tangent blocks, complex-evaluation blocks, scales) of the correct gradients."""
-    model, g = analyse(net, X, Y), vectorized.backprop(net, X, Y)
+    model, g = analyse(net, X, Y), float64_backprop(net, X, Y)
     return (perturb.check_arrays(model, g, COMPLEX_STEP),
             perturb.check_arrays(model, g, COMPLEX_STEP, tangents=False),
             list(scales(model, g)))
@@ -71,8 +77,8 @@ def test_dense_changes_give_the_same_tangents_as_rows():
     change = np.random.default_rng(0).standard_normal((4, 3))
     dense = np.zeros((4, 6, 3))
     dense[np.arange(4), rows] = change
-    by_row, _ = tangent.onward(loc, 0, rows, change)
-    by_dense, _ = tangent.onward(loc, 0, None, dense)
+    by_row, _ = tangent.tangent_costs(loc, 0, rows, change)
+    by_dense, _ = tangent.tangent_costs(loc, 0, None, dense)
     np.testing.assert_allclose(by_row, by_dense, rtol=16 * U64,
                                atol=16 * U64 * np.max(np.abs(by_dense)),
                                err_msg="one row of z moved: rows and dense changes differ")
@@ -91,7 +97,7 @@ def test_tangents_take_nothing_from_the_registry_derivatives():
     net = Network.random([4, 5, 5, 3], ["tanh", "sigmoid", "softmax"],
                          "categorical_cross_entropy", seed=4)
     X, Y = random_batch(net, 3, 4)
-    model, g = analyse(net, X, Y), vectorized.backprop(net, X, Y)
+    model, g = analyse(net, X, Y), float64_backprop(net, X, Y)
     blind = copy.copy(net)
     blind.sigma = tuple(NoDerivative(**{**{f.name: getattr(s, f.name)
                                            for f in dataclasses.fields(s)},
@@ -135,7 +141,7 @@ def test_kinks_reached_by_a_tangent_are_skipped_as_before(deeper):
 def test_blocks_and_threads_do_not_change_a_bit(monkeypatch):
     net = Network.random([7, 9, 8, 2], ["leaky_relu", "tanh", "sigmoid"], "cross_entropy", seed=3)
     X, Y = random_batch(net, 5, 3)
-    model, g = analyse(net, X, Y), vectorized.backprop(net, X, Y)
+    model, g = analyse(net, X, Y), float64_backprop(net, X, Y)
 
     def numbers():
         return [b.numeric for b in perturb.check_arrays(model, g, COMPLEX_STEP)]
@@ -156,7 +162,7 @@ def test_only_what_the_registry_allows_uses_tangents():
 def test_checks_with_tangents_pass_correct_and_catch_a_planted_error():
     net = Network.random([6, 8, 8, 3], "tanh", "quadratic", seed=5)
     X, Y = random_batch(net, 4, 5)
-    model, g = analyse(net, X, Y), vectorized.backprop(net, X, Y)
+    model, g = analyse(net, X, Y), float64_backprop(net, X, Y)
     assert all(b.ok for b in perturb.check_arrays(model, g, COMPLEX_STEP))
     dW = [w.copy() for w in g.dW]
     dW[0][3, 2] *= 1 + 1e-9
