@@ -16,7 +16,7 @@ from typing import Any
 
 from checks.cli.parse import Settings
 from checks.cli.run import IDENTITY, ROW_ORDER, SIMPLIFIED, Check, Row, Tally
-from checks.report import Finding
+from checks.report import finding_lines
 
 # The labels of the two a - y rows in the table (their keys: run.SIMPLIFIED, run.IDENTITY).
 LABELS = {SIMPLIFIED: "BP1 (cost with a − y)",
@@ -30,14 +30,6 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
-def _finding_lines(finding: Finding) -> list[str]:
-    """A broken equation under its failing check: its text, and the slip (if named) below."""
-    lines = ["    " + finding.text]
-    if finding.slip:
-        lines.append("      " + finding.slip)
-    return lines
-
-
 def _failed_lines(failed: Sequence[Check]) -> list[str]:
     """Each failing check of a sweep once: the network, how many elements, and the
     first broken equations with their slips (the full report: check that network alone)."""
@@ -46,7 +38,7 @@ def _failed_lines(failed: Sequence[Check]) -> list[str]:
         report = check.report
         lines.append(f"  {check.name}: {len(report.mismatches)} of {report.checked} elements")
         for finding in report.findings[:2]:
-            lines.extend(_finding_lines(finding))
+            lines.extend(finding_lines(finding, "    "))
         if len(report.findings) > 2:
             lines.append(f"    ... and {len(report.findings) - 2} more broken equations")
     if len(failed) > FAILED_SHOWN:

@@ -6,4 +6,5 @@ In the order a check runs:
   perturb       the numerical derivatives (perturbations run onward), kinks, directions
   tangent       the complex-step derivatives as forward tangents (real products)
   diagnose      what a failure says: the first broken equation and the slip
+  identity      the a - y = general BP1 check of the simplified output delta, in float64
 """

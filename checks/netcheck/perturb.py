@@ -35,7 +35,7 @@ import numpy as np
 
 from backprop import Array, ArrayId, Gradients, backward_order
 from checks.engine.probe import probe
-from checks.engine.stencils import U64, Method, combine
+from checks.engine.stencils import U64, Method, combine, f_roundoff
 from checks.netcheck import tangent
 from checks.netcheck.error_model import Model, cost_from_z
 from checks.netcheck.tangent import Locals, within
@@ -43,8 +43,6 @@ from checks.report import Block, compare, not_given
 
 CHUNK_BYTES = 32 * 2**20
 TINY = float(np.finfo(np.float64).tiny)
-# A float64 function value is good to a few ulps of the terms it adds up: 16 of them.
-VALUE_ROUNDING = 16 * U64
 
 
 def perturbed_costs(model: Model, l: int, rows: Array | None, change: Array,
@@ -142,7 +140,7 @@ def numerical_derivatives(model: Model, l: int, targets: Targets, K: int, method
             d[ks], err[ks], kinked[ks] = im_C / h, underflow(h), kink
         else:
             C, kink = perturbed_costs(model, l, rows, change, method)
-            eps = np.abs(np.real(C[0])) * VALUE_ROUNDING + noise
+            eps = f_roundoff(np.abs(np.real(C[0]))) + noise
             if not per_example:
                 C, eps, kink = C.mean(axis=-1), eps.mean(axis=-1), np.any(kink, axis=-1)
             d_k, trunc = combine(method, C, h)
@@ -162,7 +160,7 @@ def underflow(h: Array) -> Array:
 def cost_noise(model: Model) -> Array:
     """Round-off of one cost value C_x in float64: a few ulps of the terms it adds up."""
     ref = model.ref
-    return VALUE_ROUNDING * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]) + np.abs(ref.Y), axis=0)
+    return f_roundoff(np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]) + np.abs(ref.Y), axis=0))
 
 
 @dataclass(frozen=True)

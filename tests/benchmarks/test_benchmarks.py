@@ -20,7 +20,7 @@ BIG_NAME = "[784,256,256,10] m=256"
 
 
 def reference(net: Network, X, Y):
-    """BP1-BP4 in the plainest matrix form (checks.derivation): sigma'(z), new arrays."""
+    """BP1-BP4 in the plainest matrix form (backprop.derivation): sigma'(z), new arrays."""
     g = derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y)
     return g.delta, g.dW, g.db
 
@@ -97,7 +97,7 @@ def test_exhaustive_check_speed(benchmark):
 @pytest.mark.parametrize("tangents", [True, False], ids=["tangents", "complex-evaluation"])
 def test_exhaustive_numerical_derivatives_speed(benchmark, tangents):
     """The numerical side alone: forward tangents against the network evaluated in
-    complex arithmetic for every perturbation (checks.tangent)."""
+    complex arithmetic for every perturbation (checks.netcheck.tangent)."""
     from checks.engine.stencils import COMPLEX_STEP
     from checks.netcheck import perturb
     from checks.network import analyse

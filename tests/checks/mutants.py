@@ -23,8 +23,8 @@ Array = Any
 def derivation_with(finish: Callable[[Gradients], Gradients] = lambda g: g,
                     sigma_prime: dict[str, Callable[[Array], Array]] | None = None,
                     **slips: Any) -> Callable[[Network, Array, Array], Gradients]:
-    """checks.derivation's plain backprop with the named steps replaced (bp1 ... bp4,
-    backward: see checks.derivation.Steps), named activations given a different
+    """backprop.derivation's plain backprop with the named steps replaced (bp1 ... bp4,
+    backward: see backprop.derivation.Steps), named activations given a different
     sigma_prime, and the result passed through finish: the template every mutant edits."""
     steps = Steps(**slips)
 

@@ -1,0 +1,324 @@
+"""The perturbation engine: numerical derivatives of delta, dW and db, and the comparison.
+
+What is differentiated, and how (index convention of `backprop`):
+  delta[l][j, x] = dC_x / dz[l][j, x]   perturb z[l][j, x], run the network onward
+                                        from layer l, difference the cost C_x of example x
+  db[l][j]       = dC / db[l][j]        perturb b[l][j]: z[l][j, :] moves by the step
+  dW[l][j, i]    = dC / dW[l][j, i]     perturb W[l][j, i]: z[l][j, :] moves by step * a[l][i, :]
+Perturbing a parameter of layer l changes only row j of z[l] (z = W a + b), so the
+unperturbed prefix is computed once and many perturbations run onward together as
+one batched pass; every numerical derivative is still a difference (or imaginary
+part) of genuinely perturbed costs, never derived from a numerical delta via BP3/BP4.
+
+With the complex step, the perturbed costs' imaginary parts come from forward
+tangents (checks.tangent): the same numbers to within rounding, as real matrix
+products, each perturbation's tangent carried onward on its own. Central
+differences and Richardson, the complex-safety probe, and `tangents=False`
+evaluate the perturbed network itself (`onward`).
+
+The tolerance of element k is the error model's (checks.error_model) plus the
+numerical method's own error: 4 * 2^-1022 / h (underflow) for complex step; for
+finite differences 4x the truncation error estimated by step halving and the
+cost's round-off divided by the step.
+
+Kinks: an element is skipped ("not differentiable here") when some z that its
+perturbed evaluation actually moves lies at a kink of its activation, within the step
+of one, or within the rounding radius u * E_z of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from backprop import Array, Gradients
+from checks.engine.probe import probe
+from checks.engine.stencils import U64, Method, combine
+from checks.netcheck import tangent
+from checks.netcheck.error_model import Model
+from checks.netcheck.tangent import Locals, within
+from checks.report import Block, compare, not_given
+
+CHUNK_BYTES = 32 * 2**20
+TINY = float(np.finfo(np.float64).tiny)
+
+
+def onward(model: Model, l: int, rows: Array | None, change: Array,
+            method: Method) -> tuple[Array, Array]:
+    """Per-example costs with z[l] moved by each offset times `change`, and kink flags.
+
+    rows None: change is dense, (K, n_l, m), one perturbation of all of z[l] per k.
+    Otherwise change is (K, m): perturbation k moves only row rows[k] of z[l], the
+    case of every single element of delta, b or W (z = W a + b). Then only that
+    row of a[l + 1] moves too, and z[l + 1] = z[l + 1] + W[l + 1][:, j] * (change
+    of a_j): the network is run onward from one row instead of the whole layer,
+    which is what makes the exhaustive check cheap. Returns C: (S, K, m) for the
+    method's S offsets, and kinked: (K, m), True where a z that the perturbation
+    moves lies at, or within the step or rounding radius of, a kink.
+    """
+    ref, net = model.ref, model.ref.net
+    offsets = np.asarray(method.offsets)
+    shift = (1j * change[None] if method.complex_step
+             else offsets.reshape(-1, *[1] * change.ndim) * change[None])
+    K, m = change.shape[0], change.shape[-1]
+    kinked = np.zeros((K, m), dtype=bool)
+    if rows is None:
+        z = ref.z[l] + shift
+    elif net.sigma[l].elementwise and l < ref.L - 1:
+        z_row = (ref.z[l][rows] + shift)[..., None, :]  # (S, K, 1, m)
+        if net.sigma[l].kinks:
+            kinked |= near_kink(net.sigma[l].kinks, z_row, ref.z[l][rows][:, None, :],
+                                 model.r_z[l][rows][:, None, :], method.complex_step)
+        moved_a = net.sigma[l].sigma(z_row) - ref.a[l + 1][rows][:, None, :]
+        l += 1
+        z = ref.z[l] + ref.W[l][:, rows].T[:, :, None] * moved_a
+    else:
+        z = np.broadcast_to(ref.z[l], (len(shift), K, *ref.z[l].shape)).astype(shift.dtype)
+        z[:, np.arange(K), rows, :] += shift
+    while True:
+        if net.sigma[l].kinks:
+            kinked |= near_kink(net.sigma[l].kinks, z, ref.z[l], model.r_z[l],
+                                 method.complex_step)
+        if l == ref.L - 1:
+            if net.cost_fn.value_z is not None:  # the stable form needs no a^L
+                return net.cost_fn.value_z(z, ref.Y), kinked
+            return net.cost_fn.value(net.sigma[l].sigma(z), ref.Y), kinked
+        l += 1
+        z = ref.W[l] @ net.sigma[l - 1].sigma(z) + ref.b[l]
+
+
+def near_kink(kinks: tuple[float, ...], z: Array, base: Array, radius: Array,
+               complex_step: bool) -> Array:
+    if complex_step:
+        moved = np.imag(z[0]) != 0
+        lo = hi = np.real(z[0])
+    else:
+        moved = np.any(z != base, axis=0)
+        lo, hi = np.minimum(z.min(axis=0), base), np.maximum(z.max(axis=0), base)
+    return np.any(within(kinks, lo, hi, radius) & moved, axis=-2)
+
+
+Targets = Callable[[Array], tuple[Array | None, Array, Array]]
+
+
+def numeric(model: Model, l: int, targets: Targets, K: int, method: Method,
+            per_example: bool, advance: Callable[[int], None] | None = None,
+            tangents: Locals | None = None) -> tuple[Array, Array, Array]:
+    """Numerical derivatives of K targets in layer l, in chunks that fit in memory.
+
+    targets(ks) gives, for targets ks, the rows they move (or None), the change of
+    z[l] for one step (see onward) and the steps h ((len(ks), m) if per_example
+    else (len(ks),)). Returns derivative, numerical error estimate and kink flags,
+    each (K, m) if per_example (the cost C_x of each column) else (K,) (the batch
+    mean C). tangents (complex step only): Im C from checks.tangent instead of
+    complex evaluations of the network.
+    """
+    ref = model.ref
+    n, m = ref.z[l].shape
+    width = n + sum(W.shape[0] for W in ref.W[l:])
+    chunk = max(1, CHUNK_BYTES // (len(method.offsets) * width * m * 16))
+    if tangents is not None:  # a chunk of changes, dense at worst (K, n_l, m), in float64
+        chunk = max(1, CHUNK_BYTES // (n * m * 8))
+    shape = (K, m) if per_example else (K,)
+    d, err, kinked = np.empty(shape), np.empty(shape), np.empty(shape, dtype=bool)
+    noise = cost_noise(model)
+    for start in range(0, K, chunk):
+        ks = np.arange(start, min(K, start + chunk))
+        rows, change, h = targets(ks)
+        if tangents is not None:
+            im_C, kink = tangent.onward(tangents, l, rows, change)
+            if not per_example:
+                im_C, kink = im_C.mean(axis=-1), np.any(kink, axis=-1)
+            d[ks], err[ks], kinked[ks] = im_C / h, underflow(h), kink
+        else:
+            C, kink = onward(model, l, rows, change, method)
+            eps = np.abs(np.real(C[0])) * 16 * U64 + noise
+            if not per_example:
+                C, eps, kink = C.mean(axis=-1), eps.mean(axis=-1), np.any(kink, axis=-1)
+            d_k, trunc = combine(method, C, h)
+            rounding = (0.0 if method.complex_step else eps * method.weight_sum / h) + underflow(h)
+            d[ks], err[ks], kinked[ks] = d_k, 4 * trunc + rounding, kink
+        if advance is not None:  # elements done: a row of delta is m of them
+            advance(len(ks) * (m if per_example else 1))
+    return d, err, kinked
+
+
+def underflow(h: Array) -> Array:
+    """A change of f smaller than the smallest normal number is lost: for complex
+    step (h ~ 1e-20), derivatives below ~1e-288."""
+    return 4 * TINY / h
+
+
+def cost_noise(model: Model) -> Array:
+    """Round-off of one cost value C_x in float64: a few ulps of the terms it adds up."""
+    ref = model.ref
+    return 16 * U64 * np.sum(np.abs(ref.z[-1]) + np.abs(ref.a[-1]) + np.abs(ref.Y), axis=0)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One gradient array of layer l and how its elements move z[l] (z = W a + b)."""
+
+    equation: str
+    array: str  # "delta", "db" or "dW"
+    layer: int
+    analytic: Array  # the array under test
+    scale: Array  # E: the error model's bound, same shape
+    tol: Array  # the analytic side's tolerance (checks.error_model.Model.tol), same shape
+    per_example: bool  # delta: each column is its own cost C_x
+    index_names: tuple[str, ...]
+    values: Array  # the perturbed quantity (z, b or W), for the finite-difference step
+    row: Callable[[Array], tuple[Array, Array]]  # k -> (row of z[l], its change per unit)
+    moves: Callable[[Array], Array]  # (K, *shape) directions -> (K, n_l, m) changes of z[l]
+
+
+def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
+    """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4)."""
+    ref, E, tol = model.ref, model.E, model.tol
+    m = ref.z[l].shape[1]
+    n_prev = ref.a[l].shape[0]
+
+    def ones(js: Array) -> tuple[Array, Array]:
+        return js, np.ones((len(js), m))
+
+    def weight(ks: Array) -> tuple[Array, Array]:
+        j, i = np.divmod(ks, n_prev)  # W[l][j, i] moves z[l][j, :] by a[l][i, :]
+        return j, ref.a[l][i, :]
+
+    delta = [Target("BP1" if l == ref.L - 1 else "BP2", "delta", l, g.delta[l], E.delta[l],
+                    tol.delta[l], True, ("j", "x"), ref.z[l], ones, lambda U: U)
+             ] if g.delta else []
+    return [
+        *delta,
+        Target("BP3", "db", l, g.db[l], E.db[l], tol.db[l], False, ("j", ""),
+               ref.b[l], ones, lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
+        Target("BP4", "dW", l, g.dW[l], E.dW[l], tol.dW[l], False, ("j", "i"),
+               ref.W[l], weight, lambda U: U @ ref.a[l]),
+    ]
+
+
+def elementwise(model: Model, l: int, t: Target, method: Method,
+                structured: bool = True,
+                advance: Callable[[int], None] | None = None,
+                tangents: Locals | None = None) -> Block:
+    """Perturb every element of the array on its own: the full, localising check.
+
+    delta is perturbed a row at a time: moving z[l][j, x] for every column x at
+    once is m independent perturbations, one per example's cost C_x.
+    structured: run each perturbation onward from its one row of z[l] (see
+    onward); False perturbs all of z[l] densely, the simple path the tests
+    compare the fast one against. tangents: see numeric.
+    """
+    ref = model.ref
+    shape = t.analytic.shape
+    h0 = method.step(U64)
+    K = shape[0] if t.per_example else t.analytic.size
+    scale_of = t.values if t.per_example else t.values.reshape(-1, 1)
+
+    def targets(ks: Array) -> tuple[Array | None, Array, Array]:
+        rows, unit = t.row(ks)
+        h = np.full((len(ks), scale_of.shape[1]), h0) if method.complex_step else (
+            h0 * np.maximum(1.0, np.abs(scale_of[ks])))
+        change = unit * (h if t.per_example else h[:, :1])
+        if not t.per_example:
+            h = h[:, 0]
+        if structured:
+            return rows, change, h
+        dense = np.zeros((len(ks), *ref.z[l].shape))
+        dense[np.arange(len(ks)), rows, :] = change
+        return None, dense, h
+
+    d, err, kinked = numeric(model, l, targets, K, method, per_example=t.per_example,
+                             advance=advance, tangents=tangents)
+    return compare(t.equation, f"{t.array}[{l}]", l, method.name, t.analytic, d.reshape(shape),
+                   t.tol + err.reshape(shape), kinked.reshape(shape),
+                   t.index_names, array=t.array)
+
+
+def directional(model: Model, l: int, t: Target, method: Method, k: int,
+                rng: np.random.Generator, tangents: Locals | None = None) -> Block | None:
+    """Compare <g, u> with the numerical directional derivative for k random u.
+
+    Returns None when a direction disagrees or crosses a kink: the caller then
+    localises with the element-wise check. The tolerance is the error model
+    applied to the projection: (2 (u + u64) + N u64) <E, |u|> + numeric error,
+    the N u64 covering the rounding of the N-term sum <g, u> itself.
+    """
+    shape = t.analytic.shape
+    U = rng.standard_normal((k, *shape))
+    h0 = method.step(U64)
+    h_scale = 1.0 if method.complex_step else max(1.0, float(np.max(np.abs(t.values))))
+    dZ = t.moves(U)
+
+    def targets(ks: Array) -> tuple[None, Array, Array]:
+        h = np.full((len(ks), shape[1]) if t.per_example else len(ks), h0 * h_scale)
+        return None, dZ[ks] * h0 * h_scale, h
+
+    d, err, kinked = numeric(model, l, targets, k, method, per_example=t.per_example,
+                             tangents=tangents)
+    axes = (1,) if t.per_example else (1, 2)
+    analytic = np.sum(t.analytic * U, axis=axes)
+    tol = (np.sum(t.tol * np.abs(U), axis=axes)
+           + t.analytic.size * U64 * np.sum(t.scale * np.abs(U), axis=axes))
+    block = compare(t.equation, f"{t.array}[{l}]·u", l, f"{method.name}/dir", analytic, d,
+                    tol + err, np.zeros(d.shape, dtype=bool),
+                    ("u", "x") if t.per_example else ("u",), array=t.array)
+    return block if block.ok and not np.any(kinked) else None
+
+
+def complex_safe(model: Model) -> tuple[bool, str]:
+    """checks.numeric.probe along one seeded random direction of z[0]: through every
+    layer's activation and the cost. Elements whose probe crosses a kink are skipped."""
+    ref = model.ref
+    dZ = np.random.default_rng(0).standard_normal((1, *ref.z[0].shape))
+
+    def along(method: Method) -> tuple[Array, Array]:
+        return onward(model, 0, None, dZ * method.step(U64), method)
+
+    scale = np.sum(np.abs(dZ[0]) * model.E.delta[0], axis=0)
+    return probe(along, lambda _: cost_noise(model), lambda _: ref.gamma * scale)
+
+
+def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int | None = None,
+                 rng: np.random.Generator | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 structured: bool = True, tangents: bool = True) -> list[Block]:
+    """One Block per array, in backprop order: delta[L-1], db[L-1], dW[L-1], delta[L-2], ...
+
+    An empty g.delta (not given) gives each delta[l] a block that checks nothing.
+    directions: check each array along that many random directions first (rng
+    draws them) and element by element only if that fails. progress(done, total)
+    is called as elements are checked (a row of delta at a time, or a chunk).
+    tangents: with the complex step, Im C from forward tangents (checks.tangent);
+    False evaluates the network in complex arithmetic for every perturbation.
+    """
+    blocks: list[Block] = []
+    L = model.ref.L
+    local = (tangent.local_derivatives(model, method.step(U64))
+             if tangents and method.complex_step and tangent.applies(model.ref.net) else None)
+    targets = [targets_of(model, g, l) for l in range(L - 1, -1, -1)]
+    total = sum(t.analytic.size for per_layer in targets for t in per_layer)
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, total)
+
+    for per_layer in targets:
+        l = per_layer[0].layer
+        if not g.delta:
+            blocks.append(not_given("BP1" if l == L - 1 else "BP2", "delta", l))
+        for target in per_layer:
+            block = None
+            if directions is not None:
+                assert rng is not None
+                block = directional(model, l, target, method, directions, rng, local)
+                if block is not None:
+                    advance(target.analytic.size)
+            blocks.append(block or elementwise(model, l, target, method, structured, advance,
+                                               local))
+    return blocks

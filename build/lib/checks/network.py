@@ -1,0 +1,287 @@
+"""check_network: every delta[l], dW[l] and db[l] of a backprop against numerical derivatives.
+
+The stages, one module each:
+  checks.error_model   the float64 reference and the error model: one table of
+                       local rounding terms, and the worst-case bound E built from it
+  checks.sampled       the sampled deviations D (Monte Carlo arithmetic) from the same table
+  checks.perturb       the numerical derivatives (perturbations run onward through the
+                       network), kinks, directional mode, and the comparison
+  checks.network       this module: the public entry points, which validate their
+                       arguments and put the stages together
+The tolerance of each element is stated once, in checks.error_model's docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from backprop import Array, Gradients, Network, loop, vectorized
+from backprop.network import check_XY
+from backprop.validate import check_number, check_seed
+from checks.engine.stencils import check_method, choose_method
+from checks.netcheck import perturb
+from checks.netcheck.diagnose import diagnose, explain
+from checks.netcheck.error_model import (
+    ULPS,
+    Model,
+    flush_terms,
+    local_terms,
+    reference,
+    tolerance,
+    worst_case,
+)
+from checks.netcheck.sampled import sampled_deviations
+from checks.report import Report
+
+Impl = Callable[[Network, Array, Array], Gradients]
+
+
+def analyse(net: Network, X: Array, Y: Array, cached_derivatives: bool = True,
+            ulps: float = ULPS) -> Model:
+    """The error model of net on a checked batch X, Y: the float64 reference, E and
+    the tolerance of every element of delta, dW and db (see checks.error_model)."""
+    ref = reference(net, X, Y)
+    table = local_terms(ref, cached_derivatives, ulps)
+    flushes = worst_case(ref, table, local=flush_terms(ref, table))
+    return tolerance(ref, worst_case(ref, table), sampled_deviations(ref, table), flushes)
+
+
+def _check_net(net: Any) -> Network:
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a backprop.Network, got {type(net).__name__}")
+    return net
+
+
+def _check_cached(cached_derivatives: Any) -> bool:
+    if not isinstance(cached_derivatives, bool):
+        raise TypeError(f"cached_derivatives must be True or False, got {cached_derivatives!r}")
+    return cached_derivatives
+
+
+def _check_ulps(ulps: Any) -> float:
+    """ulps: a finite number >= 1 (a function cannot be more accurate than rounding)."""
+    number = check_number(ulps, "ulps")
+    if number < 1:
+        raise ValueError(f"ulps must be >= 1 (the rounding of one operation), got {ulps!r}")
+    return number
+
+
+def _check_directions(directions: Any) -> int | None:
+    if directions is None:
+        return None
+    if isinstance(directions, bool) or not isinstance(directions, (int, np.integer)):
+        raise TypeError(f"directions must be a positive integer or None, got {directions!r}")
+    if directions < 1:
+        raise ValueError(f"directions must be a positive integer or None, got {directions!r}")
+    return int(directions)
+
+
+def _implementation(impl: Any) -> tuple[Impl, str]:
+    if isinstance(impl, str):
+        if impl == "vectorized":
+            return vectorized.backprop, "vectorized.backprop"
+        if impl == "loop":
+            return loop.backprop, "loop.backprop"
+        raise ValueError(f"impl must be 'vectorized', 'loop' or a callable, got {impl!r}")
+    if callable(impl):
+        return impl, getattr(impl, "__qualname__", repr(impl))
+    raise TypeError(f"impl must be 'vectorized', 'loop' or a callable, got {impl!r}")
+
+
+def _field(g: Any, field: str) -> Any:
+    """g.field, or g[field] for a mapping; None if it has no such field."""
+    if isinstance(g, Mapping):
+        return g.get(field)
+    return getattr(g, field, None)
+
+
+def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
+    """The analytic gradients as float64 arrays, after checking counts and shapes.
+
+    g: Gradients (or anything with dW, db and optionally delta attributes) or a
+    mapping with keys "dW", "db" and optionally "delta". A missing, None or empty
+    delta is "not given": the result's delta is then empty.
+    """
+    if _field(g, "dW") is None or _field(g, "db") is None:
+        raise TypeError(f"{name} must return Gradients(delta, dW, db), got "
+                        f"{type(g).__name__} (a dict with keys 'dW' and 'db', 'delta' "
+                        "optional, works too)")
+    sizes = net.sizes
+    shapes = {
+        "delta": [(n, m) for n in sizes[1:]],
+        "dW": [W.shape for W in net.weights],
+        "db": [(n, 1) for n in sizes[1:]],
+    }
+    out: dict[str, list[Array]] = {"delta": []}
+    for field, expected in shapes.items():
+        arrays = _field(g, field)
+        if field == "delta" and (arrays is None or (isinstance(arrays, Sequence)
+                                                    and len(arrays) == 0)):
+            continue  # not given: BP1 and BP2 are then not checked directly
+        if isinstance(arrays, (str, bytes, np.ndarray)) or not isinstance(arrays, Sequence):
+            raise TypeError(f"{name} returned {field} of type {type(arrays).__name__}, "
+                            f"expected a list of {net.L} arrays")
+        if len(arrays) != net.L:
+            raise ValueError(f"{name} returned {len(arrays)} arrays in {field}, "
+                             f"but the network has {net.L} layers")
+        out[field] = []
+        for l, (array, shape) in enumerate(zip(arrays, expected, strict=True)):
+            try:
+                value = np.asarray(array)
+            except ValueError:
+                raise ValueError(f"{name} returned {field}[{l}] that is not an array of "
+                                 f"shape {shape}") from None
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"{name} returned {field}[{l}] of dtype {value.dtype}, "
+                                "expected real floats")
+            if value.shape != shape:
+                raise ValueError(f"{name} returned {field}[{l}] with shape {value.shape}, "
+                                 f"expected {shape}")
+            out[field].append(value.astype(np.float64))
+    return Gradients(delta=out["delta"], dW=out["dW"], db=out["db"])
+
+
+PerExample = Callable[[Network, Array, Array], Any]
+
+
+def per_example(backprop: PerExample) -> Impl:
+    """A batch implementation made of a per-example backprop, as Nielsen's book writes it.
+
+    backprop(net, x, y) takes one example, x (n_0, 1) and y (n_L, 1), and returns
+    (nabla_b, nabla_w), lists per layer of dC_x/db (n_{l+1}, 1) and dC_x/dW
+    (n_{l+1}, n_l), in that order (or a dict with keys "db" and "dW"). The result
+    averages them over the batch (db, dW of the mean cost), and since
+    dC_x/db = delta_x (BP3), takes nabla_b of example x as column x of delta: a
+    wrong nabla_b shows up under BP1/BP2 as well as BP3.
+
+        check_network(net, X, Y, impl=per_example(my_backprop))
+    """
+    if not callable(backprop):
+        raise TypeError(f"per_example needs a callable (net, x, y) -> (nabla_b, nabla_w), "
+                        f"got {type(backprop).__name__}")
+    name = getattr(backprop, "__qualname__", repr(backprop))
+
+    def batch(net: Network, X: Array, Y: Array) -> Gradients:
+        m = X.shape[1]
+        deltas: list[list[Array]] = [[] for _ in range(net.L)]
+        dW = [np.zeros(W.shape) for W in net.weights]
+        for x in range(m):
+            nabla_b, nabla_w = _per_example_result(
+                backprop(net, X[:, x:x + 1].copy(), Y[:, x:x + 1].copy()), net, name, x)
+            for l in range(net.L):
+                deltas[l].append(nabla_b[l])
+                dW[l] += nabla_w[l] / m
+        delta = [np.concatenate(columns, axis=1) for columns in deltas]
+        return Gradients(delta=delta, dW=dW, db=[d.mean(axis=1, keepdims=True) for d in delta])
+
+    batch.__qualname__ = f"per_example({name})"
+    return batch
+
+
+def _per_example_result(result: Any, net: Network, name: str,
+                        x: int) -> tuple[list[Array], list[Array]]:
+    """(nabla_b, nabla_w) of one example as float64 arrays of the right shapes."""
+    if isinstance(result, Mapping):
+        result = (result.get("db"), result.get("dW"))
+    if not isinstance(result, Sequence) or isinstance(result, (str, bytes)) or len(result) != 2:
+        raise TypeError(f"{name} must return (nabla_b, nabla_w) or a dict with keys 'db' and "
+                        f"'dW' for one example, got {type(result).__name__} for example {x}")
+    shaped = _as_gradients({"db": result[0], "dW": result[1]}, net, 1, f"{name} (example {x})")
+    return shaped.db, shaped.dW
+
+
+def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", *,
+                  method: str = "auto", directions: int | None = None,
+                  seed: int = 0, cached_derivatives: bool = True, ulps: float = ULPS,
+                  progress: Callable[[int, int], None] | None = None,
+                  structured: bool = True) -> Report:
+    """Check delta, dW and db of every layer of `impl` against numerical derivatives.
+
+    impl: "vectorized", "loop", or a callable (net, X, Y) -> Gradients (your own
+    backprop). method: "auto" (complex step when the network is complex-safe,
+    else Richardson), "complex_step", "richardson" or "central".
+    Each mismatch is reported under its equation: BP1 (delta of the output
+    layer), BP2 (delta of the others), BP3 (db), BP4 (dW). The tolerance of each
+    element comes from the error model (checks.error_model).
+
+    directions: fast mode for large networks. Each array is checked along
+    `directions` seeded random directions u (numerical directional derivative
+    against <g, u>) instead of element by element; an array whose check fails
+    is then checked element-wise, so failures are localised as usual. The
+    projection sums N elements, so its tolerance grows with N: this mode finds
+    gross errors cheaply but does not reach the element-wise sensitivity.
+
+    cached_derivatives: True (default) allows sigma' computed from the cached
+    activation (1 - a^2, a (1 - a)), which is accurate only to a few u absolute:
+    where a unit saturates (sigma' < u) its elements are then checked only to
+    that absolute level. Pass False when impl computes sigma'(z) to full relative
+    precision (sech^2 z via e^{-2|z|}, sigmoid(z) sigmoid(-z), as sigma_prime
+    does; 1 - tanh(z)^2 is no better than 1 - a^2): every element, saturated or
+    not, is then checked to a few ulps of its terms.
+
+    ulps: the accuracy assumed of each elementwise function of impl (sigma,
+    sigma', dC/da and the exp and log inside them), in units of the roundoff:
+    each may be off by ulps ulps of its value (see checks.error_model). The
+    default covers numpy and the common libraries (measured: correct gradients
+    whose functions are all off by up to 8 ulps pass); raise it for fast-math
+    or approximate functions. A value other than the default is shown in the
+    report's title.
+
+    progress, if given, is called as progress(done, total) in elements of delta,
+    dW and db checked so far, as the check goes (often enough for a time estimate).
+    structured: False perturbs all of z densely instead of one row at a time:
+    the same numbers, slower; the tests compare the two.
+
+    Nothing passed in is modified: the implementation receives copies.
+    Raises TypeError/ValueError for bad arguments (all checked before impl runs)
+    or a malformed result of impl.
+    """
+    _check_net(net)
+    X, Y = check_XY(net, X, Y)
+    rng = np.random.default_rng(check_seed(seed, optional=False))
+    fn, name = _implementation(impl)
+    check_method(method)
+    directions = _check_directions(directions)
+    cached = _check_cached(cached_derivatives)
+    ulps = _check_ulps(ulps)
+    clone = Network(net.weights, net.biases, list(net.activations), net.cost)
+    g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
+    model = analyse(net, X, Y, cached, ulps)
+    chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
+    blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
+                                  progress=progress, structured=structured)
+    findings = diagnose(model, g, blocks)
+    assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
+    return Report(blocks, chosen.name, reason,
+                  title=f"check_network({name}) {net!r}{assumed}", findings=findings,
+                  diagnosis=explain(findings, blocks, bool(g.delta)))
+
+
+def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Gradients, float]:
+    """The error model's bounds E for delta, dW and db, in units of the returned u.
+
+    A correct computation of the gradients in the network's dtype (unit
+    roundoff u) is off by at most about u * E, element by element.
+    """
+    X, Y = check_XY(_check_net(net), X, Y)
+    model = analyse(net, X, Y, ulps=_check_ulps(ulps))
+    return model.E, model.ref.u
+
+
+def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
+               ulps: float = ULPS) -> Gradients:
+    """The analytic side's tolerance for every element of delta, dW and db.
+
+    min(2 (u + u64) E, SAFETY * the largest deviation over SAMPLES perturbed
+    re-runs), plus the underflow floor: what check_network allows an element to
+    differ from the numerical reference, before the numerical method's own error.
+    """
+    _check_net(net)
+    cached = _check_cached(cached_derivatives)
+    ulps = _check_ulps(ulps)
+    X, Y = check_XY(net, X, Y)
+    model = analyse(net, X, Y, cached, ulps)
+    return model.tol

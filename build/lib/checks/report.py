@@ -1,0 +1,265 @@
+"""The verdict of a check: per equation and layer, and per mismatched element.
+
+Closeness rule (one rule, everywhere): an element passes when
+|analytic - numeric| <= tolerance, where the tolerance is set per element by
+the error model of the check that produced it (see `checks.network` and
+`checks.gradcheck`). Elements where the function is not differentiable are
+skipped, counted and listed; they never fail a check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Element:
+    """One compared (or skipped) element: where it is and both values."""
+
+    equation: str
+    name: str
+    index: tuple[int, ...]
+    index_names: tuple[str, ...]
+    analytic: float
+    numeric: float
+    error: float
+    tolerance: float
+
+    def where(self) -> str:
+        """'BP4 dW[1][j=1, i=3]': indices named as in the derivation; an index whose
+        name is empty (the single column of db) is left out."""
+        idx = ", ".join(f"{k}={i}" for k, i in zip(self.index_names, self.index, strict=True)
+                        if k)
+        return f"{self.equation} {self.name}[{idx}]"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.where()}: analytic={self.analytic:.10g} numeric={self.numeric:.10g} "
+            f"error={self.error:.2e} > tolerance {self.tolerance:.2e}"
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken equation found by checks.diagnose: where, and the slip if named."""
+
+    equation: str  # "BP1" ... "BP4"
+    array: str  # "delta", "db", "dW"
+    layer: int
+    text: str  # the equation as it fails, in the derivation's words
+    slip: str | None = None  # what the numbers show: a catalogue match, a ratio, a pattern
+
+
+@dataclass
+class Block:
+    """The comparison of one gradient array (delta[l], dW[l], db[l] or params[p])."""
+
+    equation: str
+    name: str
+    layer: int | None
+    method: str
+    checked: int
+    skipped: list[Element]
+    mismatches: list[Element]
+    worst_error: float
+    worst_tolerance: float
+    worst_ratio: float
+    # |analytic - numeric| / tolerance for every element, NaN where skipped
+    # (inf where either side is NaN): what checks.plot.heatmap draws.
+    ratios: np.ndarray | None = None
+    # The kind of array: "delta", "dW" or "db" for check_network, None for gradcheck.
+    array: str | None = None
+    # The compared arrays themselves (float64), for the diagnosis of a failure.
+    analytic: np.ndarray | None = None
+    numeric: np.ndarray | None = None
+    tolerance: np.ndarray | None = None
+    # Set by checks.diagnose when this array is wrong only because the delta it is
+    # built from is: that delta's name.
+    follows_from: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "equation": self.equation,
+            "name": self.name,
+            "layer": self.layer,
+            "method": self.method,
+            "checked": self.checked,
+            "skipped": len(self.skipped),
+            "worst_error": self.worst_error,
+            "tolerance_at_worst": self.worst_tolerance,
+            "worst_error_over_tolerance": self.worst_ratio,
+            "mismatches": [_element_dict(e) for e in self.mismatches],
+            "skipped_elements": [_element_dict(e) for e in self.skipped],
+        }
+
+
+def _element_dict(e: Element) -> dict[str, Any]:
+    return {
+        "where": e.where(),
+        "index": list(e.index),
+        "analytic": e.analytic,
+        "numeric": e.numeric,
+        "error": e.error,
+        "tolerance": e.tolerance,
+    }
+
+
+@dataclass
+class Report:
+    """Everything a check found. `ok` is the verdict; str() is the readable table."""
+
+    blocks: list[Block]
+    method: str
+    method_reason: str
+    title: str = "gradient check"
+    # What the numbers say about a failure (checks.diagnose): the broken
+    # equations in backward order, and the lines that explain them.
+    findings: list[Finding] = field(default_factory=list)
+    diagnosis: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(b.ok for b in self.blocks)
+
+    @property
+    def checked(self) -> int:
+        """Number of elements compared (skipped ones not included)."""
+        return sum(b.checked for b in self.blocks)
+
+    @property
+    def skipped(self) -> int:
+        return sum(len(b.skipped) for b in self.blocks)
+
+    @property
+    def mismatches(self) -> list[Element]:
+        return [e for b in self.blocks for e in b.mismatches]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "title": self.title,
+            "method": self.method,
+            "method_reason": self.method_reason,
+            "checked": self.checked,
+            "skipped": self.skipped,
+            "mismatched": len(self.mismatches),
+            "blocks": [b.as_dict() for b in self.blocks],
+            "diagnosis": list(self.diagnosis),
+        }
+
+    def __str__(self) -> str:
+        head = f"{self.title}: {'OK' if self.ok else 'FAILED'}  (method: {self.method}"
+        lines = [head + f" - {self.method_reason})" if self.method_reason else head + ")"]
+        lines.append(
+            f"{'equation':<8} {'array':<10} {'method':<13} {'worst error':>12} "
+            f"{'tolerance':>10} {'err/tol':>8} {'checked':>8} {'skipped':>8}"
+        )
+        for b in self.blocks:
+            if b.method == NOT_GIVEN:
+                lines.append(f"{b.equation:<8} {b.name:<10} {NOT_GIVEN}")
+                continue
+            lines.append(
+                f"{b.equation:<8} {b.name:<10} {b.method:<13} {b.worst_error:>12.2e} "
+                f"{b.worst_tolerance:>10.2e} {b.worst_ratio:>8.2g} {b.checked:>8} "
+                f"{len(b.skipped):>8}" + ("" if b.ok else "  MISMATCH")
+                + (f" (follows from {b.follows_from})" if b.follows_from else "")
+            )
+        if any(b.method == NOT_GIVEN for b in self.blocks):
+            lines.append("delta not given: BP1 and BP2 are checked only through db and dW "
+                         "(BP3, BP4), which are built from delta")
+        lines.extend(self.diagnosis)
+        bad = self.mismatches
+        if bad:
+            lines.append(f"Mismatched elements: {len(bad)} / {self.checked}")
+            # In the order of the derivation: the deltas (BP1, then BP2 from the top
+            # layer down), then the parameter gradients built from them.
+            order = sorted(self.blocks, key=lambda b: (b.array != "delta", -(b.layer or 0)))
+            for b in order:
+                lines.extend(_mismatch_lines(b))
+        skipped = [e for b in self.blocks for e in b.skipped]
+        if skipped:
+            lines.append(f"Skipped (not differentiable here): {len(skipped)}")
+            lines.extend("  " + e.where() for e in skipped[:10])
+            if len(skipped) > 10:
+                lines.append(f"  ... and {len(skipped) - 10} more")
+        return "\n".join(lines)
+
+
+SHOWN_PER_ARRAY = 3  # mismatched elements listed per array; the rest are counted
+
+
+def _mismatch_lines(b: Block) -> list[str]:
+    """An array's mismatches, worst (error / tolerance) first, at most SHOWN_PER_ARRAY."""
+    if not b.mismatches:
+        return []
+    follows = f", follows from {b.follows_from}" if b.follows_from else ""
+    lines = [f"  {b.name} ({b.equation}{follows}): {len(b.mismatches)} of {b.checked} "
+             "elements"]
+    worst = sorted(b.mismatches, key=lambda e: -e.error / max(e.tolerance, 1e-300))
+    lines.extend("    " + str(e) for e in worst[:SHOWN_PER_ARRAY])
+    if len(worst) > SHOWN_PER_ARRAY:
+        lines.append(f"    ... and {len(worst) - SHOWN_PER_ARRAY} more in {b.name}")
+    return lines
+
+
+def compare(
+    equation: str,
+    name: str,
+    layer: int | None,
+    method: str,
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    tolerance: np.ndarray,
+    skip: np.ndarray,
+    index_names: tuple[str, ...],
+    array: str | None = None,
+) -> Block:
+    """Apply the closeness rule |analytic - numeric| <= tolerance element by element."""
+    analytic = np.asarray(analytic, dtype=np.float64)
+    error = np.abs(analytic - numeric)
+    # NaN in either side is a mismatch, never a pass.
+    bad = ~(error <= tolerance) & ~skip
+    ratio = np.where(skip, 0.0, error / np.maximum(tolerance, np.finfo(np.float64).tiny))
+    ratio = np.where(np.isnan(ratio), np.inf, ratio)
+    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()
+
+    def element(idx: tuple[int, ...]) -> Element:
+        return Element(equation, name, tuple(int(i) for i in idx), index_names,
+                       float(analytic[idx]), float(numeric[idx]), float(error[idx]),
+                       float(tolerance[idx]))
+
+    return Block(
+        equation=equation,
+        name=name,
+        layer=layer,
+        method=method,
+        checked=int(np.sum(~skip)),
+        skipped=[element(tuple(i)) for i in np.argwhere(skip)],
+        mismatches=[element(tuple(i)) for i in np.argwhere(bad)],
+        worst_error=float(error[worst]) if ratio.size else 0.0,
+        worst_tolerance=float(tolerance[worst]) if ratio.size else 0.0,
+        worst_ratio=float(ratio[worst]) if ratio.size else 0.0,
+        ratios=np.where(skip, np.nan, ratio),
+        array=array,
+        analytic=analytic,
+        numeric=np.asarray(numeric, dtype=np.float64),
+        tolerance=np.asarray(tolerance, dtype=np.float64),
+    )
+
+
+NOT_GIVEN = "not given"
+
+
+def not_given(equation: str, array: str, layer: int) -> Block:
+    """The block of an array the implementation did not return (delta, for a backprop
+    that keeps only dW and db): nothing checked, nothing failed, method "not given"."""
+    return Block(equation=equation, name=f"{array}[{layer}]", layer=layer, method=NOT_GIVEN,
+                 checked=0, skipped=[], mismatches=[], worst_error=0.0, worst_tolerance=0.0,
+                 worst_ratio=0.0, ratios=None, array=array)

@@ -1,0 +1,69 @@
+"""pytest helpers: assert that a gradient or a whole backprop is right.
+
+    from checks import assert_network
+
+    def test_my_backprop():
+        net = Network.random([4, 8, 3], activations=["tanh", "sigmoid"], seed=0)
+        X, Y = ...
+        assert_network(net, X, Y, impl=my_backprop)
+
+On failure they raise AssertionError whose message is str(report): one row per
+equation and layer, then every mismatched element with its equation, array,
+index, analytic and numerical values, error and tolerance. They set
+`__tracebackhide__`, so pytest's traceback ends at your test, not in here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from backprop import Network
+from checks.gradcheck import Params, gradcheck
+from checks.network import Impl, check_network
+from checks.report import Report
+
+__all__ = ["assert_gradients", "assert_network"]
+
+
+def assert_gradients(
+    f: Callable[[Any], Any],
+    grad: Callable[[Any], Any] | None,
+    params: Params,
+    **options: Any,
+) -> Report:
+    """Assert grad(params) == df/dparams element by element, by `checks.gradcheck`.
+
+    options: gradcheck's keywords (method, rtol, atol). Returns the report when
+    every element is within its tolerance.
+
+    Raises:
+        AssertionError: some element mismatched; the message is str(report).
+        TypeError, ValueError: bad arguments (as gradcheck).
+    """
+    __tracebackhide__ = True
+    report = gradcheck(f, grad, params, **options)
+    if not report.ok:
+        raise AssertionError(str(report))
+    return report
+
+
+def assert_network(
+    net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", **options: Any
+) -> Report:
+    """Assert that impl's delta, dW and db (BP1-BP4) match numerical derivatives.
+
+    impl: "vectorized", "loop", or your own callable (net, X, Y) -> Gradients.
+    options: check_network's keywords (method, directions, seed). Returns the
+    report when every element is within its tolerance.
+
+    Raises:
+        AssertionError: some element mismatched; the message is str(report),
+            each mismatch named by equation, layer and element.
+        TypeError, ValueError: bad arguments or a malformed result of impl.
+    """
+    __tracebackhide__ = True
+    report = check_network(net, X, Y, impl, **options)
+    if not report.ok:
+        raise AssertionError(str(report))
+    return report
