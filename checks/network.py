@@ -14,6 +14,7 @@ The tolerance of each element is stated once, in checks.error_model's docstring.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -253,11 +254,13 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
                                   progress=progress, structured=structured)
-    findings = diagnose(model, g, blocks)
+    diagnosis = diagnose(model, g, blocks)
+    marked = [replace(b, follows_from=diagnosis.follows_from.get(b.name)) for b in blocks]
     assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
-    return Report(blocks, chosen.name, reason,
-                  title=f"check_network({name}) {net!r}{assumed}", findings=findings,
-                  diagnosis=explain(findings, blocks, bool(g.delta)))
+    return Report(marked, chosen.name, reason,
+                  title=f"check_network({name}) {net!r}{assumed}",
+                  findings=list(diagnosis.findings),
+                  diagnosis=explain(diagnosis, blocks, bool(g.delta)))
 
 
 def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Gradients, float]:
