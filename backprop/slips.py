@@ -53,8 +53,9 @@ class Slip:
     {prev} for the layer l, l + 1 and l - 1. where(p, l): whether the slip can
     be made at layer l of its equation on the network of p (W[l+1] square, ...).
     named: "recomputed" (the diagnosis recomputes it and says "matches: " +
-    words), "by its numbers" (words are part of what its ratio or pattern line
-    says), "not named" (words only describe it).
+    words), "by its numbers" (words are part of what the diagnosis says from the
+    numbers alone: a ratio, a pattern, or another slip whose numbers these are,
+    as relu' = 1 is sigma' left out), "not named" (words only describe it).
     """
 
     name: str

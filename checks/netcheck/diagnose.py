@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from backprop import Array, ArrayId, Gradients, backward_order
-from backprop.derivation import Pass, built_from, local
+from backprop import Array, ArrayId, Gradients, backward_order, derivation
+from backprop.derivation import Pass, built_from
 from backprop.slips import recomputed
 from checks.netcheck.error_model import Model, Table, Term, local_terms
 from checks.report import NOT_GIVEN, Block, Finding
@@ -60,20 +60,20 @@ def diagnose(model: Model, g: Gradients, blocks: Sequence[Block]) -> Diagnosis:
            if not b.ok and b.method != NOT_GIVEN and (b.array, b.layer) in ids}
     if not bad:
         return Diagnosis()
-    local_ = _Local(model, g, set(bad))
+    local = _Local(model, g, set(bad))
     findings: list[Finding] = []
     follows: dict[str, str] = {}
     for array in backward_order(model.ref.L):
         block = bad.get(array)
         if block is None:
             continue
-        source = local_.source(array)
-        if source is not None and local_.holds(array):
+        source = local.source(array)
+        if source is not None and local.holds(array):
             follows[block.name] = source.name
             continue
-        slips = _slip_lines(local_, block, array)
+        slips = _slip_lines(local, block, array)
         findings.append(Finding(block.equation, array.kind, array.layer,
-                                _root_line(local_, block, array), "; ".join(slips) or None))
+                                _root_line(local, block, array), "; ".join(slips) or None))
     return Diagnosis(tuple(findings), follows)
 
 
@@ -98,30 +98,30 @@ def explain(diagnosis: Diagnosis, blocks: Sequence[Block], given_delta: bool) ->
     return lines
 
 
-def _root_line(local_: _Local, block: Block, array: ArrayId) -> str:
+def _root_line(local: _Local, block: Block, array: ArrayId) -> str:
     l, L = array.layer, array.L
     if array.equation == "BP1":
         return f"BP1 at the output layer: {block.name} != dC/da ⊙ sigma'(z[{l}])"
     if array.kind == "delta":
-        upstream = "is right" if local_.right(ArrayId("delta", l + 1, L)) else "is wrong too"
+        upstream = "is right" if local.right(ArrayId("delta", l + 1, L)) else "is wrong too"
         return (f"BP2 at layer {l}: delta[{l}] != (W[{l + 1}]^T delta[{l + 1}]) ⊙ "
                 f"sigma'(z[{l}]), computed from your own delta[{l + 1}] (which {upstream})")
-    if not local_.given_delta:
+    if not local.given_delta:
         return f"{block.equation} at layer {l}: {array.kind}[{l}] is wrong"
     if array.kind == "db":
         return f"BP3 at layer {l}: db[{l}] != mean over the batch of your delta[{l}]"
     return f"BP4 at layer {l}: dW[{l}] != your delta[{l}] @ a[{l}].T / m"
 
 
-def _slip_lines(local_: _Local, block: Block, array: ArrayId) -> list[str]:
+def _slip_lines(local: _Local, block: Block, array: ArrayId) -> list[str]:
     """The slip, if the numbers show one: a catalogue match, a ratio, a pattern."""
-    for words, value in local_.slips(array):
-        if local_.close(array, value):
+    for words, value in local.slips(array):
+        if local.close(array, value):
             return [f"matches: {words}"]
     lines = []
     ratio = _constant_ratio(block)
     if ratio is not None:
-        lines.append(_name_ratio(ratio, local_.model.ref.X.shape[1]))
+        lines.append(_name_ratio(ratio, local.model.ref.X.shape[1]))
     pattern = _pattern(block)
     if pattern:
         lines.append(pattern)
@@ -226,7 +226,7 @@ class _Local:
         is given): within its tolerance plus that one step's rounding."""
         upstream = self.upstream(array)
         assert upstream is not None
-        value = local(self.p, array, upstream)
+        value = derivation.local(self.p, array, upstream)
         tol = tolerance_of(self.model.tol, array) + self.rounding(array, upstream)
         return bool(np.all(np.abs(array.of(self.g) - value) <= tol))
 
@@ -248,8 +248,9 @@ class _Local:
         p, l, upstream = self.p, array.layer, self.upstream(array)
         try:
             with np.errstate(all="ignore"):
-                values = [(s.says(l), local(replace(p, steps=s.steps), array, upstream))
-                          for s in recomputed(array.equation, p, l)]
+                values = [(slip.says(l),
+                           derivation.local(replace(p, steps=slip.steps), array, upstream))
+                          for slip in recomputed(array.equation, p, l)]
         except (ValueError, IndexError):  # a slip that does not fit this network's shapes
             return []
         return [(words, value) for words, value in values if np.all(np.isfinite(value))]

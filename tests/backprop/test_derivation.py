@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backprop import ArrayId, Network, backward_order, derivation, forward
+from backprop import ArrayId, Network, backward_order, derivation, forward, vectorized
 from backprop.derivation import Pass, built_from, local
 
 
@@ -30,3 +30,18 @@ def test_each_step_on_given_arrays_is_bit_for_bit_the_step_inside_backprop(cost)
         upstream = None if source is None else source.of(g)
         np.testing.assert_array_equal(local(p, array, upstream), array.of(g),
                                       err_msg=array.name)
+
+
+def test_sigma_prime_from_the_cached_a_is_the_tuned_kernels_bit_for_bit():
+    """FROM_CACHED_A takes sigma' from a where the activation has a rule for it, as
+    vectorized does in hidden layers (the output here is softmax: delta^L = a - y)."""
+    net = Network.random([3, 5, 4, 3], ["tanh", "sigmoid", "softmax"],
+                         "categorical_cross_entropy", seed=2)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(3, 6))
+    Y = net.cost_fn.sample_targets(rng.uniform(size=(3, 6)))
+    cached = derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y,
+                                 steps=derivation.FROM_CACHED_A)
+    tuned = vectorized.backprop(net, X, Y)
+    for l in range(net.L):
+        np.testing.assert_array_equal(cached.delta[l], tuned.delta[l], err_msg=f"delta[{l}]")
