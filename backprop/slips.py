@@ -80,11 +80,11 @@ def made_where_possible(slip: Slip) -> Steps:
     def at(equation: str, p: Pass, l: int) -> Steps:
         return slip.steps if equation != slip.equation or slip.where(p, l) else CORRECT
 
-    return Steps(backward=slip.steps.backward,
-                 bp1=lambda p: at("BP1", p, p.L - 1).bp1(p),
-                 bp2=lambda p, l, d: at("BP2", p, l).bp2(p, l, d),
-                 bp3=lambda p, l, d: at("BP3", p, l).bp3(p, l, d),
-                 bp4=lambda p, l, d: at("BP4", p, l).bp4(p, l, d))
+    return replace(slip.steps,
+                   bp1=lambda p: at("BP1", p, p.L - 1).bp1(p),
+                   bp2=lambda p, l, d: at("BP2", p, l).bp2(p, l, d),
+                   bp3=lambda p, l, d: at("BP3", p, l).bp3(p, l, d),
+                   bp4=lambda p, l, d: at("BP4", p, l).bp4(p, l, d))
 
 
 def plant(slip: Slip) -> Callable[[Network, Array, Array], Gradients]:

@@ -45,3 +45,22 @@ def test_sigma_prime_from_the_cached_a_is_the_tuned_kernels_bit_for_bit():
     tuned = vectorized.backprop(net, X, Y)
     for l in range(net.L):
         np.testing.assert_array_equal(cached.delta[l], tuned.delta[l], err_msg=f"delta[{l}]")
+
+
+def test_a_step_run_alone_passes_its_layer_to_the_rounding_hook():
+    net = Network.random([3, 4, 2], "tanh", seed=0)
+    X, Y = np.ones((3, 2)), np.zeros((2, 2))
+    trace = forward(net, X)
+    seen = []
+
+    def record(name, l, value):
+        seen.append((name, l))
+        return value
+
+    p = Pass(net.weights, net.sigma, net.cost_fn, Y, trace.z, trace.a, rounding=record)
+    for array in backward_order(net.L):
+        seen.clear()
+        source = built_from(array)
+        upstream = None if source is None else np.ones((net.sizes[source.layer + 1], 2))
+        local(p, array, upstream)
+        assert {l for _, l in seen} == {array.layer}, (array.name, seen)

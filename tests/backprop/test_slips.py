@@ -44,6 +44,22 @@ def test_the_slips_of_an_equation_are_tried_in_the_catalogues_order():
     assert [s.name for s in recomputed("BP2", p, 1)] == [
         "BP2 without sigma'", "BP2 with sigma'(a)", "BP2 sign flipped", "BP2 with W for W^T",
         "BP2 with W^l for W^{l+1}", "BP2 with sigma'(z^{l+1})"]
+    assert [s.name for s in recomputed("BP1", p, 3)] == [
+        "BP1 without sigma'", "BP1 with y - a", "BP1 with sigma'(a)",
+        "BP1 delta as the batch mean"]
     assert [s.name for s in recomputed("BP4", p, 0)] == []
     assert [s.name for s in recomputed("BP4", p, 2)] == [
         "BP4 z for a", "BP4 a^{l+1} for a^l", "BP4 transposed"]
+
+
+def test_one_element_off_is_off_by_a_relative_1e_9_in_that_element_alone():
+    net = Network.random([3, 4, 2], "tanh", seed=0)
+    X, Y = np.ones((3, 2)), np.zeros((2, 2))
+    made = plant(slip("BP4 one element off by 1e-9"))(net, X, Y)
+    right = derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y)
+    expected = right.dW[0].copy()
+    expected[1, 2] *= 1 + 1e-9
+    np.testing.assert_array_equal(made.dW[0], expected)
+    np.testing.assert_array_equal(made.dW[1], right.dW[1])
+    for got, want in zip(made.delta, right.delta, strict=True):
+        np.testing.assert_array_equal(got, want)
