@@ -1,4 +1,4 @@
-"""BP1-BP4 in the plainest matrix form, with every step a replaceable piece.
+"""BP1-BP4 as one executable statement: the plain matrix form, every step replaceable.
 
     z[l] = W[l] @ a[l] + b[l],  a[l+1] = sigma[l](z[l])           forward
     BP1  delta[L-1] = dC/da ⊙ sigma'(z[L-1])   (or the cost's a - y)
@@ -6,19 +6,28 @@
     BP3  db[l]      = mean over the columns of delta[l]
     BP4  dW[l]      = delta[l] @ a[l].T / m
 
-This is the checker's own model of a correct backprop, not a third
-implementation for users (`backprop.vectorized` is the fast one): no input
-checks, no in-place tricks, every intermediate a new array in the dtype of
-the arrays passed in. Two things can be swapped:
+This is the readable statement of the derivation, each equation one small
+function: `vectorized` is the tuned kernel (in place, sigma' from the cached
+a) and `loop` the scalar reading, both tested against it. No input checks, no
+in-place tricks, every intermediate a new array in the dtype of the arrays
+passed in. What runs it: the error model's sampled deviations
+(checks.netcheck.sampled), the diagnosis's local checks and its recognition
+of slips (checks.netcheck.diagnose), the catalogue of slips that the tests
+plant (backprop.slips), calibration and the benchmarks' reference. Two things
+can be swapped:
 
   steps     `Steps`: the equations themselves (bp1 ... bp4) and `backward`,
-            g ⊙ sigma'(z[l]). The tests' mutant catalogue replaces one step
-            with a slip; `backward_from_cached_a` takes sigma' from a instead.
+            g ⊙ sigma'(z[l]). A slip of backprop.slips replaces one step;
+            `backward_from_cached_a` takes sigma' from a instead.
   rounding  called on every intermediate as rounding(name, l, value) and
             its result used in its place: the error model's sampled re-runs
-            (checks.sampled) move each value by a random fraction of its
-            local rounding bound. Names: "z", "a", "sigma_prime", "dC_da",
-            "delta_L", "W_T_delta", "times_sigma_prime", "dW", "db".
+            move each value by a random fraction of its local rounding bound.
+            Names: "z", "a", "sigma_prime", "dC_da", "delta_L", "W_T_delta",
+            "times_sigma_prime", "dW", "db".
+
+`local(p, array, upstream)` runs the one equation that computes an array from
+the delta it is built from (`built_from`): how the diagnosis checks each
+equation on an implementation's own numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from dataclasses import dataclass
 
 from backprop._types import Array
 from backprop.activations import Activation
+from backprop.arrays import ArrayId
 from backprop.costs import Cost
 from backprop.network import Gradients
 
@@ -37,28 +47,6 @@ Rounding = Callable[[str, int, Array], Array]
 def exact(name: str, l: int, value: Array) -> Array:
     """The rounding hook that leaves every intermediate as computed."""
     return value
-
-
-@dataclass(frozen=True)
-class Pass:
-    """One run of the template: the network, its forward pass, the steps and the hook."""
-
-    W: Sequence[Array]
-    sigma: Sequence[Activation]
-    cost_fn: Cost
-    Y: Array
-    z: list[Array]
-    a: list[Array]
-    steps: Steps
-    rounding: Rounding
-
-    @property
-    def L(self) -> int:
-        return len(self.W)
-
-    @property
-    def m(self) -> int:
-        return int(self.Y.shape[1])
 
 
 def sigma_prime(p: Pass, l: int) -> Array:
@@ -120,6 +108,56 @@ class Steps:
 
 CORRECT = Steps()
 FROM_CACHED_A = Steps(backward=backward_from_cached_a)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One run of the statement: the network, its forward pass, the steps and the hook.
+
+    Built by `backprop` from its own forward pass, or directly from given arrays
+    (z[l] (n_{l+1}, m), a[0] = X, a[l+1] = sigma(z[l])) to run single steps on them.
+    """
+
+    W: Sequence[Array]
+    sigma: Sequence[Activation]
+    cost_fn: Cost
+    Y: Array
+    z: Sequence[Array]
+    a: Sequence[Array]
+    steps: Steps = CORRECT
+    rounding: Rounding = exact
+
+    @property
+    def L(self) -> int:
+        return len(self.W)
+
+    @property
+    def m(self) -> int:
+        return int(self.Y.shape[1])
+
+
+def built_from(array: ArrayId) -> ArrayId | None:
+    """The delta an array is computed from: delta[l+1] for BP2, delta[l] for BP3 and
+    BP4, None for BP1 (the forward pass alone)."""
+    if array.equation == "BP1":
+        return None
+    if array.equation == "BP2":
+        return ArrayId("delta", array.layer + 1, array.L)
+    return ArrayId("delta", array.layer, array.L)
+
+
+def local(p: Pass, array: ArrayId, upstream: Array | None) -> Array:
+    """array's equation run by p.steps on a given upstream (the value of
+    built_from(array); None for BP1) instead of on the pass's own delta."""
+    l = array.layer
+    if array.equation == "BP1":
+        return p.steps.bp1(p)
+    assert upstream is not None, f"{array.name} is computed from a delta"
+    if array.equation == "BP2":
+        return p.steps.bp2(p, l, upstream)
+    if array.equation == "BP3":
+        return p.steps.bp3(p, l, upstream)
+    return p.steps.bp4(p, l, upstream)
 
 
 def backprop(W: Sequence[Array], b: Sequence[Array], sigma: Sequence[Activation],

@@ -260,15 +260,14 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
                                   progress=progress)
-    findings = diagnose(model, g, blocks)  # sets follows_from on blocks (see _report)
+    diagnosis = diagnose(model, g, blocks)
     assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
-    follows_from = {b.name: b.follows_from for b in blocks if b.follows_from}
-    return _report(blocks, follows_from, findings, chosen.name, reason,
-                          f"check_network({name}) {net!r}{assumed}")
+    return _report(blocks, diagnosis.follows_from, diagnosis.findings, chosen.name, reason,
+                   f"check_network({name}) {net!r}{assumed}")
 
 
 def _report(blocks: Sequence[Block], follows_from: Mapping[str, str],
-                   findings: Sequence[Finding], method: str, reason: str, title: str) -> Report:
+            findings: Sequence[Finding], method: str, reason: str, title: str) -> Report:
     """The frozen Report of check_network: each block with the delta it follows from
     (an array wrong only because that delta is), the diagnosis's findings."""
     return Report([dataclasses.replace(b, follows_from=follows_from.get(b.name))

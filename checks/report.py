@@ -57,7 +57,7 @@ class Finding:
     slip: str | None = None  # what the numbers show: a catalogue match, a ratio, a pattern
 
 
-@dataclass
+@dataclass(frozen=True)
 class Block:
     """The comparison of one gradient array (delta[l], dW[l], db[l] or params[p])."""
 

@@ -14,97 +14,89 @@ fails is a broken equation; a mismatched array whose local equation holds is
 wrong only because the delta it was built from is ("follows from delta[l]").
 Then the slip is named when the numbers show it: a constant ratio to the
 numerical values (m: a missing 1/m; -1: a sign), a single row, column or
-element, or equality with one of the common slips recomputed from the
-implementation's own numbers (sigma'(a) for sigma'(z), W for W^T, ...).
+element, or equality with one of the common slips of backprop.slips, recomputed
+by the derivation's own steps (backprop.derivation) with the slip's step in
+place, on the implementation's own numbers (sigma'(a) for sigma'(z), W for
+W^T, ...): the catalogue the tests plant them from.
 Local checks allow the rounding of that one step (checks.error_model's table)
 on top of the array's own tolerance; they only explain, never decide a verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from backprop import Array, Gradients
+from backprop import Array, ArrayId, Gradients, backward_order, derivation
+from backprop.derivation import Pass, built_from
+from backprop.slips import recomputed
 from checks.netcheck.error_model import Model, Table, Term, local_terms
 from checks.report import NOT_GIVEN, Block, Finding
 
+Arrays = Gradients | Mapping[ArrayId, Array]
+
 
 @dataclass(frozen=True)
-class Slip:
-    """A common mistake, recomputed from the implementation's own numbers."""
+class Diagnosis:
+    """What the numbers say about a failed check, in backward order.
 
-    description: str
-    value: Array
+    findings: the broken equations, each with its slip where the numbers show one.
+    follows_from: block name -> the delta it is built from, for each mismatched
+    array whose own equation holds (wrong only because that delta is wrong).
+    """
+
+    findings: tuple[Finding, ...] = ()
+    follows_from: Mapping[str, str] = field(default_factory=dict)
 
 
-def diagnose(model: Model, g: Gradients, blocks: list[Block]) -> list[Finding]:
-    """The broken equations, in backward order, each with its slip where the numbers
-    show one; marks each block that only follows from a wrong delta (follows_from).
-    Empty when every block passed."""
-    bad = {(b.array, b.layer): b for b in blocks if not b.ok and b.method != NOT_GIVEN}
+def diagnose(model: Model, g: Gradients, blocks: Sequence[Block]) -> Diagnosis:
+    """The broken equations and the arrays that only follow from a wrong delta, in
+    backward order; empty when every block passed. Modifies nothing."""
+    ids: dict[tuple[str | None, int | None], ArrayId] = {
+        (a.kind, a.layer): a for a in backward_order(model.ref.L)}
+    bad = {ids[(b.array, b.layer)]: b for b in blocks
+           if not b.ok and b.method != NOT_GIVEN and (b.array, b.layer) in ids}
     if not bad:
-        return []
+        return Diagnosis()
     local = _Local(model, g, set(bad))
     findings: list[Finding] = []
-    for l in range(model.ref.L - 1, -1, -1):
-        for array in ("delta", "db", "dW"):
-            block = bad.get((array, l))
-            if block is None:
-                continue
-            source = local.source(array, l)
-            if source is not None and local.holds(array, l):
-                block.follows_from = source
-                continue
-            slips = _slip_lines(local, block, array, l)
-            findings.append(Finding(block.equation, array, l, _root_line(local, block, array, l),
-                                    "; ".join(slips) or None))
-    return findings
+    follows: dict[str, str] = {}
+    for array in backward_order(model.ref.L):
+        block = bad.get(array)
+        if block is None:
+            continue
+        source = local.source(array)
+        if source is not None and local.holds(array):
+            follows[block.name] = source.name
+            continue
+        slips = _slip_lines(local, block, array)
+        findings.append(Finding(block.equation, array.kind, array.layer,
+                                _root_line(local, block, array), "; ".join(slips) or None))
+    return Diagnosis(tuple(findings), follows)
 
 
-def explain(findings: list[Finding], blocks: list[Block], given_delta: bool) -> list[str]:
-    """The diagnosis as report lines."""
-    if not findings:
-        return []
-    lines = ["Diagnosis (the backward pass, from the output layer down):"]
-    for finding in findings:
-        lines.append("  " + finding.text)
-        if finding.slip:
-            lines.append("    " + finding.slip)
-    consequences = [b for b in blocks if b.follows_from]
-    if consequences:
-        lines.append("  Wrong only because the delta they are built from is wrong: "
-                     + ", ".join(f"{b.name} ({b.equation}, from {b.follows_from})"
-                                 for b in consequences))
-    if not given_delta:
-        lines.append("  delta not given: a wrong dW or db may come from BP1/BP2 or from "
-                     "BP3/BP4 itself; return delta to tell them apart")
-    return lines
-
-
-def _root_line(local: _Local, block: Block, array: str, l: int) -> str:
-    L = local.model.ref.L
-    if array == "delta" and l == L - 1:
+def _root_line(local: _Local, block: Block, array: ArrayId) -> str:
+    l, L = array.layer, array.L
+    if array.equation == "BP1":
         return f"BP1 at the output layer: {block.name} != dC/da ⊙ sigma'(z[{l}])"
-    if array == "delta":
-        upstream = "is right" if local.right("delta", l + 1) else "is wrong too"
+    if array.kind == "delta":
+        upstream = "is right" if local.right(ArrayId("delta", l + 1, L)) else "is wrong too"
         return (f"BP2 at layer {l}: delta[{l}] != (W[{l + 1}]^T delta[{l + 1}]) ⊙ "
                 f"sigma'(z[{l}]), computed from your own delta[{l + 1}] (which {upstream})")
     if not local.given_delta:
-        what = "db" if array == "db" else "dW"
-        return f"{block.equation} at layer {l}: {what}[{l}] is wrong"
-    if array == "db":
+        return f"{block.equation} at layer {l}: {array.kind}[{l}] is wrong"
+    if array.kind == "db":
         return f"BP3 at layer {l}: db[{l}] != mean over the batch of your delta[{l}]"
     return f"BP4 at layer {l}: dW[{l}] != your delta[{l}] @ a[{l}].T / m"
 
 
-def _slip_lines(local: _Local, block: Block, array: str, l: int) -> list[str]:
+def _slip_lines(local: _Local, block: Block, array: ArrayId) -> list[str]:
     """The slip, if the numbers show one: a catalogue match, a ratio, a pattern."""
-    for slip in local.slips(array, l):
-        if local.close(array, l, slip.value):
-            return [f"matches: {slip.description}"]
+    for words, value in local.slips(array):
+        if local.close(array, value):
+            return [f"matches: {words}"]
     lines = []
     ratio = _constant_ratio(block)
     if ratio is not None:
@@ -168,136 +160,82 @@ def _pattern(block: Block) -> str:
 
 
 class _Local:
-    """The local form of each equation, on the implementation's own numbers."""
+    """The local form of each equation, on the implementation's own numbers: the
+    derivation's own steps (backprop.derivation) run on the float64 reference's
+    forward pass and the implementation's upstream delta."""
 
-    def __init__(self, model: Model, g: Gradients, bad: set[tuple[str | None, int | None]]
-                 ) -> None:
+    def __init__(self, model: Model, g: Gradients, bad: set[ArrayId]) -> None:
         self.model, self.g, self.bad = model, g, bad
         self.given_delta = bool(g.delta)
         self.table: Table = local_terms(model.ref, cached=True)
+        ref = model.ref
+        self.p = Pass(ref.W, ref.net.sigma, ref.net.cost_fn, ref.Y, ref.z, ref.a)
 
-    def source(self, array: str, l: int) -> str | None:
-        """The array this one is computed from, in its local equation (None: BP1)."""
-        if not self.given_delta:
-            return None
-        if array == "delta":
-            return None if l == self.model.ref.L - 1 else f"delta[{l + 1}]"
-        return f"delta[{l}]"
+    def source(self, array: ArrayId) -> ArrayId | None:
+        """The delta this array is computed from in its local equation (None: BP1,
+        or no delta given)."""
+        return built_from(array) if self.given_delta else None
 
-    def right(self, array: str, l: int) -> bool:
+    def right(self, array: ArrayId) -> bool:
         """Whether the implementation's array passed its numerical check."""
-        return (array, l) not in self.bad
+        return array not in self.bad
 
-    def expected(self, array: str, l: int) -> tuple[Array, Array]:
-        """The local equation's value from the implementation's own upstream array, and
-        the rounding that one step may add (in absolute terms)."""
-        ref, g, table = self.model.ref, self.g, self.table
-        gamma, m = ref.gamma, ref.X.shape[1]
-        if array == "delta":
-            delta_next = g.delta[l + 1]
-            t = ref.W[l + 1].T @ delta_next
-            d = table.abs_sigma_prime[l]
+    def upstream(self, array: ArrayId) -> Array | None:
+        """The implementation's own delta that array is computed from (None: BP1)."""
+        source = built_from(array)
+        return None if source is None else source.of(self.g)
+
+    def rounding(self, array: ArrayId, upstream: Array) -> Array:
+        """The rounding that array's one step may add to its upstream, in absolute terms."""
+        ref, table, l = self.model.ref, self.table, array.layer
+        if array.kind == "delta":
+            t = ref.W[l + 1].T @ upstream
+            d = table.of.sigma_prime[l]
             assert d is not None
-            bound = (table.W_T_delta(l, np.abs(delta_next)).worst * d
+            bound = (table.W_T_delta(l, np.abs(upstream)).worst * d
                      + table.times_sigma_prime(l, np.abs(t)).worst
                      + np.abs(t) * _worst(table.sigma_prime[l]))
-            return t * ref.net.sigma[l].sigma_prime(ref.z[l]), gamma * bound
-        delta = g.delta[l]
-        if array == "db":
-            return delta.mean(axis=1, keepdims=True), gamma * table.db(l, np.abs(delta)).worst
-        return delta @ ref.a[l].T / m, gamma * table.dW(l, np.abs(delta)).worst
+            return ref.tolerance_per_E * bound
+        if array.kind == "db":
+            return ref.tolerance_per_E * table.db(l, np.abs(upstream)).worst
+        return ref.tolerance_per_E * table.dW(l, np.abs(upstream)).worst
 
-    def holds(self, array: str, l: int) -> bool:
-        value, rounding = self.expected(array, l)
-        tol = getattr(self.model.tol, array)[l] + rounding
-        return bool(np.all(np.abs(getattr(self.g, array)[l] - value) <= tol))
+    def holds(self, array: ArrayId) -> bool:
+        """Whether array's local equation holds (array is not BP1's delta and delta
+        is given): within its tolerance plus that one step's rounding."""
+        upstream = self.upstream(array)
+        assert upstream is not None
+        value = derivation.local(self.p, array, upstream)
+        tol = self.model.tol[array] + self.rounding(array, upstream)
+        return bool(np.all(np.abs(array.of(self.g) - value) <= tol))
 
-    def close(self, array: str, l: int, candidate: Array) -> bool:
+    def close(self, array: ArrayId, candidate: Array) -> bool:
         """Whether the implementation's array equals candidate within tolerance."""
-        actual = getattr(self.g, array)[l]
+        actual = array.of(self.g)
         if np.shape(candidate) != actual.shape:
             return False
-        tol = getattr(self.model.tol, array)[l]
+        tol = self.model.tol[array]
         scale = np.max(np.abs(candidate), initial=0.0)
         return bool(np.all(np.abs(actual - candidate) <= 4 * tol + 1e-9 * scale))
 
-    def slips(self, array: str, l: int) -> list[Slip]:
-        """The common slips of this equation, recomputed from the implementation's numbers."""
-        make: Callable[[int], list[Slip]] = {
-            "delta": self._bp1_slips if l == self.model.ref.L - 1 else self._bp2_slips,
-            "db": self._bp3_slips, "dW": self._bp4_slips}[array]
+    def slips(self, array: ArrayId) -> list[tuple[str, Array]]:
+        """The words and values of the catalogue's slips of this equation
+        (backprop.slips), each recomputed by the derivation with its step replaced,
+        on the implementation's own upstream delta."""
+        if built_from(array) is not None and not self.given_delta:
+            return []
+        p, l, upstream = self.p, array.layer, self.upstream(array)
         try:
             with np.errstate(all="ignore"):
-                return [s for s in make(l) if np.all(np.isfinite(s.value))]
+                values = [(slip.says(l),
+                           derivation.local(replace(p, steps=slip.steps), array, upstream))
+                          for slip in recomputed(array.equation, p, l)]
         except (ValueError, IndexError):  # a slip that does not fit this network's shapes
             return []
+        return [(words, value) for words, value in values if np.all(np.isfinite(value))]
 
-    def _bp1_slips(self, l: int) -> list[Slip]:
-        ref = self.model.ref
-        sigma, cost = ref.net.sigma[l], ref.net.cost_fn
-        a, z, Y = ref.a[l + 1], ref.z[l], ref.Y
-        g = cost.dC_da(a, Y)
-        right = (cost.delta(a, Y) if cost.delta is not None else sigma.backward(z, g))
-        slips = [Slip("sigma' left out: delta^L = dC/da", g),
-                 Slip("the sign is flipped (y - a where a - y belongs)", -right)]
-        if sigma.elementwise:
-            slips += [Slip("sigma' evaluated at a instead of z", g * sigma.sigma_prime(a))]
-            if cost.delta is not None:
-                slips += [Slip("a - y multiplied by sigma' again (the simplification already "
-                               "includes it)", (a - Y) * sigma.sigma_prime(z)),
-                          Slip("dC/da = -(y/a + (1 - y)/(1 - a)): a sign slip in the "
-                               "derivative of the cross-entropy",
-                               -(Y / a + (1 - Y) / (1 - a)) * sigma.sigma_prime(z))]
-        else:
-            slips += [Slip("softmax treated as elementwise (only the diagonal of its Jacobian)",
-                           g * a * (1 - a))]
-        if self.given_delta:
-            slips += [Slip("delta returned as the batch mean",
-                           np.broadcast_to(right.mean(axis=1, keepdims=True), right.shape))]
-        return slips
 
-    def _bp2_slips(self, l: int) -> list[Slip]:
-        ref, g = self.model.ref, self.g
-        W, sigma, z, a = ref.W, ref.net.sigma, ref.z, ref.a
-        delta_next = g.delta[l + 1]
-        t = W[l + 1].T @ delta_next
-        prime = sigma[l].sigma_prime(z[l])
-        slips = [Slip("sigma' left out: delta^l = W^T delta^{l+1}", t),
-                 Slip("sigma' evaluated at a instead of z", t * sigma[l].sigma_prime(a[l + 1])),
-                 Slip("the sign is flipped", -(t * prime))]
-        if W[l + 1].shape[0] == W[l + 1].shape[1]:
-            slips.append(Slip(f"W[{l + 1}] used where its transpose belongs",
-                              (W[l + 1] @ delta_next) * prime))
-        if W[l].shape == (delta_next.shape[0], delta_next.shape[0]):
-            slips.append(Slip(f"the wrong layer's weights: W[{l}] for W[{l + 1}]",
-                              (W[l].T @ delta_next) * prime))
-        if z[l + 1].shape == z[l].shape:
-            slips.append(Slip(f"the next layer's sigma'(z[{l + 1}]) for sigma'(z[{l}])",
-                              t * sigma[l + 1].sigma_prime(z[l + 1])))
-        return slips
 
-    def _bp3_slips(self, l: int) -> list[Slip]:
-        if not self.given_delta:
-            return []
-        delta = self.g.delta[l]
-        return [Slip("the first example's delta only, not the batch mean", delta[:, :1])]
-
-    def _bp4_slips(self, l: int) -> list[Slip]:
-        ref = self.model.ref
-        m = ref.X.shape[1]
-        delta = self.g.delta[l] if self.given_delta else None
-        slips = []
-        if delta is not None:
-            if l > 0:
-                slips.append(Slip(f"z[{l - 1}] used where a[{l}] belongs (the activations "
-                                  "before sigma)", delta @ ref.z[l - 1].T / m))
-            if ref.a[l + 1].shape[0] == ref.a[l].shape[0]:
-                slips.append(Slip(f"the wrong layer's activations: a[{l + 1}] for a[{l}]",
-                                  delta @ ref.a[l + 1].T / m))
-            right = delta @ ref.a[l].T / m
-            if right.shape[0] == right.shape[1]:
-                slips.append(Slip("dW transposed", right.T))
-        return slips
 
 
 def _worst(term: Term | None) -> Array | float:

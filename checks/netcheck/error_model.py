@@ -80,7 +80,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Activation, Array, ArrayId, Network
-from backprop.arrays import KINDS, backward_order
+from backprop.arrays import backward_order
 from backprop.network import forward_arrays
 from checks.engine.stencils import COMPLEX_STEP, U64
 
@@ -116,11 +116,6 @@ class Reference:
         """FIRST_ORDER (u + u64): the tolerance per unit of E, the analytic side in its
         dtype plus the float64 reference."""
         return FIRST_ORDER * (self.u + U64)
-
-    @property
-    def gamma(self) -> float:
-        """The old name of tolerance_per_E (checks.netcheck.diagnose still reads it)."""
-        return self.tolerance_per_E
 
 
 def reference(net: Network, X: Array, Y: Array) -> Reference:
@@ -238,11 +233,6 @@ class Table:
 
     def term(self, bound: Array, roundings: int = 0) -> Term:
         return Term(np.ones(np.shape(bound)) if self.unit_bounds else bound, roundings)
-
-    @property
-    def abs_sigma_prime(self) -> list[Array | None]:
-        """The old place of of.sigma_prime (checks.netcheck.diagnose still reads it)."""
-        return self.of.sigma_prime
 
 
 def local_terms(ref: Reference, cached: bool, ulps: float = ULPS) -> Table:
@@ -409,16 +399,6 @@ def flush_terms(ref: Reference, table: Table) -> Table:
         unit_bounds=True)
 
 
-class ByArray(dict[ArrayId, Array]):
-    """Per-array results keyed by ArrayId. Read as attributes (tol.delta[l]) only by
-    checks.netcheck.diagnose, until it reads by ArrayId: then this is a plain dict."""
-
-    def __getattr__(self, kind: str) -> list[Array]:
-        if kind not in KINDS:
-            raise AttributeError(kind)
-        return [self[a] for a in sorted(self, key=lambda a: a.layer) if a.kind == kind]
-
-
 @dataclass(frozen=True)
 class Model:
     """What the checker needs of the error model for one network and batch."""
@@ -438,6 +418,6 @@ def tolerance(ref: Reference, E: WorstCase, D: Mapping[ArrayId, Array],
     tiny to zero can move each element, in units of tiny; FIRST_ORDER as for E.
     """
     floor = COMPARISON_FLOOR * ref.tiny
-    tol = ByArray({a: np.minimum(ref.tolerance_per_E * E_a, SAFETY * D[a])
-           + (floor + FIRST_ORDER * ref.tiny * F.grads[a]) for a, E_a in E.grads.items()})
+    tol = {a: np.minimum(ref.tolerance_per_E * E_a, SAFETY * D[a])
+           + (floor + FIRST_ORDER * ref.tiny * F.grads[a]) for a, E_a in E.grads.items()}
     return Model(ref, E.grads, tol, [ref.u * e for e in E.z])

@@ -6,37 +6,46 @@ import numpy as np
 import pytest
 
 from backprop import Gradients, Network, vectorized
+from backprop.slips import SLIPS
 from checks import check_network
 from checks.cli.sweep import random_batch
-from tests.checks.mutants import MUTANTS, Mutant
+from tests.checks.mutants import MUTANTS, SHOWN_ON, Mutant
 
-# What the diagnosis must say about each slip it can recognise from the numbers.
-NAMED = {
-    "BP1: sigma' missing": "sigma' left out",
-    "BP1: sigma'(a) for sigma'(z)": "sigma' evaluated at a instead of z",
-    "BP1: sign flip y - a": "the sign is flipped",
-    "BP1: quadratic dC/da = 2(a - y)": "every element is 2",
-    "BP1: hand-derivation slip dC/da = -(y/a + (1-y)/(1-a))": "a sign slip in the derivative",
-    "BP1: cross-entropy a - y times sigma' again": "multiplied by sigma' again",
-    "BP1: softmax treated as elementwise (diagonal Jacobian)": "softmax treated as elementwise",
-    "BP1: categorical cross-entropy delta = y - a": "the sign is flipped",
-    "BP1: delta returned as the batch mean": "delta returned as the batch mean",
-    "BP2: sigma' missing": "sigma' left out",
-    "BP2: sigma'(a) for sigma'(z)": "sigma' evaluated at a instead of z",
-    "BP2: W for W^T": "used where its transpose belongs",
-    "BP2: the wrong layer's weights W^l for W^{l+1}": "the wrong layer's weights",
-    "BP2: the next layer's sigma'(z^{l+1})": "the next layer's sigma'",
-    "BP2: sign flip": "the sign is flipped",
-    "BP2: off-by-one loop range skips the first layer": "never computed",
-    "BP3: sum for mean": "m = 4 times too large: a missing 1/m",
-    "BP3: first example only": "the first example's delta only",
-    "BP4: missing 1/m": "m = 4 times too large: a missing 1/m",
-    "BP4: 1/m applied twice": "divided by m once too often",
-    "BP4: z^{l-1} for a^{l-1} (the wrong layer's activations)": "used where a[2] belongs",
-    "BP4: sign flip": "the sign is flipped",
-    "BP4: a single element off by 1e-9": "only one element is wrong: BP4 dW[0][j=1, i=2]",
-    "relu': 1 everywhere": "sigma' left out",
+# What the diagnosis must say about each slip it names (written out, not read from
+# backprop.slips: the report's words are what is tested).
+NAMED_AS = {
+    "BP1 without sigma'": "matches: sigma' left out: delta^L = dC/da",
+    "BP1 with y - a": "matches: the sign is flipped (y - a where a - y belongs)",
+    "BP1 with sigma'(a)": "matches: sigma' evaluated at a instead of z",
+    "BP1 a - y times sigma'": "matches: a - y multiplied by sigma' again",
+    "BP1 cross-entropy dC/da with a sign slip":
+        "matches: dC/da = -(y/a + (1 - y)/(1 - a)): a sign slip",
+    "BP1 softmax as elementwise": "matches: softmax treated as elementwise",
+    "BP1 delta as the batch mean": "matches: delta returned as the batch mean",
+    "BP1 quadratic dC/da = 2(a - y)": "every element is 2: a factor 2 too many",
+    "BP2 without sigma'": "matches: sigma' left out: delta^l = W^T delta^{l+1}",
+    "BP2 with sigma'(a)": "matches: sigma' evaluated at a instead of z",
+    "BP2 with W for W^T": "matches: W[2] used where its transpose belongs",
+    "BP2 with W^l for W^{l+1}": "matches: the wrong layer's weights: W[1] for W[2]",
+    "BP2 with sigma'(z^{l+1})": "matches: the next layer's sigma'(z[2]) for sigma'(z[1])",
+    "BP2 sign flipped": "matches: the sign is flipped",
+    "BP2 loop one layer short": "every element is 0: this array was never computed",
+    "BP3 first example only": "matches: the first example's delta only, not the batch mean",
+    "BP3 sum for mean": "every element is m = 4 times too large: a missing 1/m",
+    "BP4 z for a": "matches: z[1] used where a[2] belongs (the activations before sigma)",
+    "BP4 a^{l+1} for a^l": "matches: the wrong layer's activations: a[3] for a[2]",
+    "BP4 transposed": "matches: dW transposed",
+    "BP4 missing 1/m": "every element is m = 4 times too large: a missing 1/m",
+    "BP4 1/m twice": "divided by m once too often",
+    "BP4 sign flipped": "every element is -1: the sign is flipped",
+    "BP4 one element off by 1e-9": "only one element is wrong: BP4 dW[0][j=1, i=2]",
+    "relu' as 1 everywhere": "matches: sigma' left out",
 }
+NAMED = [m for m in MUTANTS if m.slip.name in NAMED_AS]
+
+
+def mutant(slip_name: str) -> Mutant:
+    return next(m for m in MUTANTS if m.slip.name == slip_name)
 
 
 def run(mutant: Mutant):
@@ -53,17 +62,23 @@ def test_the_first_broken_equation_is_the_slips(mutant):
     assert (first.equation, first.layer) == (mutant.equation, mutant.layer), str(report)
 
 
-@pytest.mark.parametrize("name", sorted(NAMED))
-def test_a_recognisable_slip_is_named(name):
-    mutant = next(m for m in MUTANTS if m.name == name)
+@pytest.mark.parametrize("mutant", NAMED, ids=[m.name for m in NAMED])
+def test_a_recognisable_slip_is_named(mutant):
     report = run(mutant)
     slip = report.findings[0].slip or ""
-    assert NAMED[name] in slip, str(report)
-    assert NAMED[name] in str(report)
+    assert NAMED_AS[mutant.slip.name] in slip, str(report)
+    assert NAMED_AS[mutant.slip.name] in str(report)
+    assert mutant.slip.says(mutant.layer) in slip, "the catalogue's words are what it says"
+
+
+def test_every_slip_of_the_catalogue_is_planted_and_the_named_ones_are_named():
+    assert list(SHOWN_ON) == [s.name for s in SLIPS], "each slip needs the network it shows on"
+    assert {s.name for s in SLIPS if s.named != "not named"} == set(NAMED_AS)
+    assert len(NAMED) == 26  # 24 before the catalogue, and dW transposed, a[l+1] for a[l]
 
 
 def test_arrays_built_from_a_wrong_delta_are_marked_as_consequences():
-    report = run(next(m for m in MUTANTS if m.name == "BP2: sigma'(a) for sigma'(z)"))
+    report = run(mutant("BP2 with sigma'(a)"))
     follows = {b.name: b.follows_from for b in report.blocks if not b.ok}
     assert follows["db[1]"] == follows["dW[1]"] == "delta[1]"
     assert follows["delta[1]"] is None  # the cause itself
@@ -78,7 +93,7 @@ def test_each_mismatched_element_is_listed_at_most_once(mutant):
 
 
 def test_the_listing_follows_the_derivation_and_names_db_by_j_alone():
-    report = run(next(m for m in MUTANTS if m.name == "BP3: sum for mean"))
+    report = run(mutant("BP3 sum for mean"))
     text = str(report)
     assert "db[2][j=" in text and "0=0" not in text and ", 0=" not in text
     headers = re.findall(r"^  (\w+\[\d\]) \(BP\d", text, flags=re.MULTILINE)
