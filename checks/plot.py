@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from backprop import Array, Network, vectorized
-from backprop.network import forward_arrays, per_example_cost
+from backprop.feedforward import forward_arrays, per_example_cost
 from checks.engine.stencils import METHODS, U64, combine
 from checks.report import NOT_GIVEN, Report
 

@@ -82,7 +82,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Activation, Array, Gradients, Network
-from backprop.network import forward_arrays
+from backprop.feedforward import forward_arrays
 from checks.engine.stencils import COMPLEX_STEP, U64
 
 SAFETY = 8  # tolerance factor on the largest deviation seen over the samples

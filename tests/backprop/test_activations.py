@@ -201,7 +201,7 @@ def test_cross_entropy_from_z_takes_complex_input_apart_correctly():
 def test_sampled_targets_are_accepted_by_the_cost(name):
     """Cost.sample_targets gives Y that check_XY accepts, over the whole range of u."""
     from backprop import Network
-    from backprop.network import check_XY
+    from backprop.inputs import check_XY
 
     cost = COSTS[name]
     u = np.random.default_rng(0).uniform(size=(3, 50))
