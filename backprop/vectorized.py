@@ -1,4 +1,9 @@
-"""Backprop in matrix form over the whole batch (columns are examples).
+"""Backprop in matrix form over the whole batch (columns are examples): a tuned kernel.
+
+It exists beside the plain statement of the same equations (backprop.derivation) for
+speed alone (docs/performance.md: within ~1.15x of its matrix products), and is tested
+against it (tests/backprop/test_equations.py: the same delta bit for bit, dW and db up
+to rounding).
 
 BP1  delta^L = dC/da^L ⊙ sigma'(z^L)          (J_softmax^T dC/da for softmax)
 BP2  delta^l = ((W^{l+1})^T delta^{l+1}) ⊙ sigma'(z^l)
