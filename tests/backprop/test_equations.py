@@ -9,7 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backprop import COSTS, Gradients, Network, cost, derivation, forward, loop, vectorized
+from backprop import (
+    ACTIVATIONS,
+    COSTS,
+    HIDDEN,
+    Gradients,
+    Network,
+    cost,
+    derivation,
+    forward,
+    loop,
+    vectorized,
+)
 from backprop.inputs import check_XY
 from checks import check_network
 from checks.network import error_scales
@@ -193,17 +204,54 @@ def test_gradients_a_user_builds_without_delta_are_checked_on_bp3_and_bp4():
 
 
 @pytest.mark.parametrize("impl", list(IMPLS))
-def test_float32_networks_give_float32_gradients_that_pass(impl):
-    net = Network.random([4, 6, 3], ["tanh", "sigmoid"], "cross_entropy", seed=2,
-                         dtype=np.float32)
-    rng = np.random.default_rng(2)
-    X, Y = rng.normal(size=(4, 5)), rng.uniform(size=(3, 5))
-    g = IMPLS[impl](net, X, Y)
-    assert all(d.dtype == np.float32 for d in (*g.delta, *g.dW, *g.db))
-    assert check_network(net, X, Y, impl=impl).ok
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_float32_networks_give_float32_gradients_that_pass(impl, hidden):
+    """Every hidden activation, with every cost (and the output that cost requires)."""
+    for cost_name, cost_fn in COSTS.items():
+        output = cost_fn.requires or hidden
+        net = Network.random([3, 4, 2], [hidden, output], cost_name, seed=1, dtype=np.float32)
+        rng = np.random.default_rng(1)
+        X, Y = rng.standard_normal((3, 3)), rng.dirichlet(np.ones(2), size=3).T.astype(np.float32)
+        g = IMPLS[impl](net, X, Y)
+        assert {d.dtype for d in (*g.delta, *g.dW, *g.db)} == {np.dtype(np.float32)}, cost_name
+        report = check_network(net, X, Y, impl=impl)
+        assert report.ok, str(report)
 
 
 def test_every_array_of_backprops_block_starts_on_a_cache_line():
     for dtype in (np.float32, np.float64):
         g, a = vectorized.allocate([784, 256, 256, 10], 7, dtype)
         assert all(x.ctypes.data % vectorized.ALIGN == 0 for x in (*g.delta, *g.dW, *g.db, *a))
+
+
+@pytest.mark.parametrize("impl", ["loop", "vectorized"])
+@pytest.mark.parametrize(("cost_name", "output"), [("cross_entropy", "sigmoid"),
+                                                   ("categorical_cross_entropy", "softmax")])
+def test_saturated_outputs_give_a_finite_cost_and_delta_a_minus_y(cost_name, output, impl):
+    """z^L = +-1000: a^L rounds to exactly 0 and 1, ln a would be -inf, the forms from z are not."""
+    net = Network([np.array([[500.0, 0.0], [-500.0, 0.0]])], [np.zeros((2, 1))], [output],
+                  cost_name)
+    X = np.array([[2.0, -2.0], [1.0, 1.0]])
+    Y = np.array([[0.0, 1.0], [1.0, 0.0]]) if output == "softmax" else np.array(
+        [[0.0, 0.5], [1.0, 0.25]])
+    a = forward(net, X).a[-1]
+    assert set(np.unique(a)) <= {0.0, 1.0}, a
+    C = cost(net, X, Y)
+    assert np.isfinite(C) and C > 900, C
+    g = {"loop": loop.backprop, "vectorized": vectorized.backprop}[impl](net, X, Y)
+    np.testing.assert_array_equal(g.delta[0], a - Y, err_msg="delta^L != a - y at saturation")
+    report = check_network(net, X, Y, impl=impl)
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "leaky_relu"])
+def test_loop_and_vectorized_take_the_same_derivative_at_the_kink(hidden):
+    """z[0][0, :] = 0 exactly; both use sigma'(0) = the z < 0 side (relu 0, leaky 0.01)."""
+    W1 = np.array([[0.0, 0.0], [1.0, -0.5]])
+    net = Network([W1, np.array([[0.5, -1.0]])], [np.zeros((2, 1)), np.zeros((1, 1))],
+                  [hidden, "identity"])
+    X, Y = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]]), np.array([[0.2, -0.1, 0.4]])
+    g_loop, g_vec = loop.backprop(net, X, Y), vectorized.backprop(net, X, Y)
+    slope = ACTIVATIONS[hidden].sigma_prime(np.zeros((1, 1)))[0, 0]
+    np.testing.assert_array_equal(g_vec.delta[0][0], 0.5 * g_vec.delta[1][0] * slope)
+    np.testing.assert_array_equal(g_loop.delta[0][0], g_vec.delta[0][0])
