@@ -41,18 +41,19 @@ class ParameterNorms:
         from: the same objects, all still read-only (one made writeable again may have
         changed)."""
         params = (*net.weights, *net.biases)
-        return (not any(p.flags.writeable for p in params) and len(params) == len(self.arrays)
-                and all(p is q for p, q in zip(params, self.arrays, strict=True)))
+        # Equal ids are the same objects: self.arrays keeps its arrays alive.
+        return (not any(p.flags.writeable for p in params)
+                and tuple(map(id, params)) == tuple(map(id, self.arrays)))
 
 
 def parameter_norms(weights: Sequence[Array], biases: Sequence[Array]) -> ParameterNorms:
     """The norms of every layer's W and b (O(parameters): the guard's only array work)."""
     per_layer = []
-    with np.errstate(all="ignore"):
-        for W, b in zip(weights, biases, strict=True):
+    with np.errstate(all="ignore"):  # a sum that overflows is inf, which the guard reports
+        for l, W in enumerate(weights):
             absW = np.abs(W)
             per_layer.append((float(absW.sum(axis=1).max()), float(absW.sum(axis=0).max()),
-                              float(np.abs(b).max())))
+                              float(np.abs(biases[l]).max())))
     return ParameterNorms((*weights, *biases), tuple(per_layer))
 
 
@@ -64,10 +65,8 @@ def norms_of(net: Network) -> tuple[LayerNorms, ...]:
     return parameter_norms(net.weights, net.biases).per_layer
 
 
-@functools.cache
 def activation_bounds(sigma: Activation, U: float) -> tuple[float, float]:
-    """Bounds on |sigma(z)| and |sigma'(z)| for |z| <= U, U a power of two (`power_above`);
-    cached per (sigma, U).
+    """Bounds on |sigma(z)| and |sigma'(z)| for |z| <= U, U a power of two (`power_above`).
 
     The registered activations are monotone, so |sigma| <= max |sigma(+-U)|, and each
     sigma' peaks at 0 or grows with z, so |sigma'| <= its largest value at -U, 0, U.
@@ -80,9 +79,16 @@ def activation_bounds(sigma: Activation, U: float) -> tuple[float, float]:
             float(np.max(np.abs(sigma.sigma_prime(edges)))))
 
 
+@functools.cache
+def cached_activation_bounds(sigma: Activation, U: float) -> tuple[float, float]:
+    """activation_bounds, computed once per (sigma, U): what the guard calls on every batch.
+    (Kept apart so that activation_bounds itself stays undecorated, which mutmut mutates.)"""
+    return activation_bounds(sigma, U)
+
+
 def power_above(Z: float) -> float:
     """The smallest power of two >= max(Z, 1), for a finite Z: what activation_bounds
-    is asked for, so that its cache holds a few entries per activation."""
+    is asked for, so that cached_activation_bounds holds a few entries per activation."""
     return float(2.0 ** np.ceil(np.log2(max(Z, 1.0))))
 
 
@@ -123,7 +129,7 @@ def require_no_overflow(net: Network, X_max: float, Y_max: float | None) -> None
         for l, ((row, _, b_max), sigma) in enumerate(zip(norms, net.sigma, strict=True)):
             Z = row * A[l] + b_max
             need(Z, f"|z[{l}]| (from |X| <= {A[0]:.3g} and the weights)")
-            a_bound, s_bound = activation_bounds(sigma, power_above(Z))
+            a_bound, s_bound = cached_activation_bounds(sigma, power_above(Z))
             A.append(a_bound)
             S.append(s_bound)
             need(A[-1], f"|a[{l + 1}]|")

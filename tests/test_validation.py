@@ -214,6 +214,8 @@ X_CASES: list[tuple[str, Callable[[Callable[..., Any]], Any], type[Exception], s
      ValueError, "X[0, 0] = 1e+39 does not fit in float32"),
     ("X too large", with_X(np.full((3, 5), 1e200)),
      ValueError, "|X| could reach 1e+200, above 1.31e+151, where float64 would overflow"),
+    ("X too large and negative", with_X(np.where(np.eye(3, 5) > 0, -1e200, 1.0)),
+     ValueError, "|X| could reach 1e+200, above 1.31e+151"),
     ("X overflows the forward pass",
      lambda fn: fn(Network([np.full((2, 3), 10.0)], [np.zeros((2, 1))], "identity"),
                    np.full((3, 5), 1e150), np.zeros((2, 5))),
