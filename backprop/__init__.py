@@ -6,8 +6,12 @@ a[0] is the input X and a[l+1] = sigma(z[l]). BP4 reads dW[l] = delta[l] @ a[l].
 Batches are (n, m) arrays with one column per example; the batch cost is the mean.
 
 `Array` is the type of every array here (a numpy array of floats; complex while
-the checker takes a complex step); `backprop.validate` holds the input checks of
-the public entry points, which `checks` uses for its own.
+the checker takes a complex step). Beside the names below, public module paths
+for code that builds on the package (as `checks` does):
+  backprop.validate     checks of single arguments (arrays, names, sizes, seeds)
+  backprop.inputs       check_net, check_X, check_XY: a call's network and batch
+  backprop.feedforward  forward_arrays, per_example_cost: forward and cost, unchecked
+  backprop.overflow     the overflow guard those checks end with
 """
 
 from backprop import derivation, loop, vectorized
@@ -15,7 +19,8 @@ from backprop._types import Array
 from backprop.activations import ACTIVATIONS, HIDDEN, Activation
 from backprop.arrays import ArrayId, backward_order
 from backprop.costs import COSTS, Cost
-from backprop.network import Gradients, Network, Trace, cost, forward
+from backprop.feedforward import cost, forward
+from backprop.network import Gradients, Network, Trace
 
 __all__ = [
     "ACTIVATIONS",

@@ -112,7 +112,8 @@ def _leaky_relu_prime(z: Array) -> Array:
     return np.where(np.real(z) > 0, 1.0, LEAKY_SLOPE).astype(z.real.dtype)
 
 
-def _softplus(z: Array) -> Array:
+def softplus(z: Array) -> Array:
+    """softplus(z) = ln(1 + e^z), complex-safe (also the stable cross-entropy's -ln sigmoid)."""
     # ln(1 + e^z) = max(z, 0) + ln(1 + e^{-|z|}), written with the real-part
     # branch so it is complex-safe and never overflows.
     if np.iscomplexobj(z):
@@ -221,7 +222,7 @@ ACTIVATIONS: dict[str, Activation] = {
                    backward_from_a=_relu_backward_from_a),
         Activation("leaky_relu", _leaky_relu, _leaky_relu_prime, kinks=(0.0,), curvature=0.0,
                    backward_from_a=_leaky_relu_backward_from_a),
-        Activation("softplus", _softplus, _sigmoid, curvature=1.0),
+        Activation("softplus", softplus, _sigmoid, curvature=1.0),
         Activation("identity", _identity, _ones, curvature=0.0),
         Activation(
             "softmax", _softmax, _softmax_jacobian, elementwise=False, output_only=True

@@ -1,6 +1,6 @@
 """Per-example costs C_x, each carrying dC_x/da^L: the input to BP1.
 
-The batch cost is the mean over the m example columns (see `backprop.network.cost`).
+The batch cost is the mean over the m example columns (see `backprop.cost`).
 Like the activations, every cost is complex-safe: no abs, no norm, no conj.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop._types import Array
-from backprop.activations import _softplus, softplus_parts
+from backprop.activations import softplus, softplus_parts
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _cross_entropy_z(z: Array, y: Array) -> Array:
         x, t = np.real(z), np.imag(z)
         re, im = softplus_parts(x, t)
         return np.sum(re - y * x, axis=-2) + 1j * np.sum(im - y * t, axis=-2)
-    return np.sum(_softplus(z) - y * z, axis=-2)
+    return np.sum(softplus(z) - y * z, axis=-2)
 
 
 def _cross_entropy_dC_da(a: Array, y: Array) -> Array:

@@ -22,7 +22,8 @@ import numpy as np
 
 from backprop.activations import Activation
 from backprop.costs import Cost
-from backprop.network import Gradients, Network, check_XY
+from backprop.inputs import check_XY
+from backprop.network import Gradients, Network
 
 
 def _column(values: list[float]) -> Any:

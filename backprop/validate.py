@@ -4,7 +4,8 @@ Every message names the argument, what was given and what was expected, so a
 user never has to read a traceback from inside numpy. TypeError means the
 kind of thing is wrong (a string for an array, complex numbers, a float for a
 count); ValueError means the kind is right but the value is not (a shape, a
-NaN, a name that is not registered).
+NaN, a name that is not registered). The checks of a call's network and batch
+(check_net, check_X, check_XY) build on these, in backprop.inputs.
 """
 
 from __future__ import annotations

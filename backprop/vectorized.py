@@ -1,4 +1,9 @@
-"""Backprop in matrix form over the whole batch (columns are examples).
+"""Backprop in matrix form over the whole batch (columns are examples): a tuned kernel.
+
+It exists beside the plain statement of the same equations (backprop.derivation) for
+speed alone (docs/performance.md: within ~1.15x of its matrix products), and is tested
+against it (tests/backprop/test_equations.py: the same delta bit for bit, dW and db up
+to rounding).
 
 BP1  delta^L = dC/da^L ⊙ sigma'(z^L)          (J_softmax^T dC/da for softmax)
 BP2  delta^l = ((W^{l+1})^T delta^{l+1}) ⊙ sigma'(z^l)
@@ -28,7 +33,8 @@ import numpy as np
 from backprop._types import Array
 from backprop.activations import Activation
 from backprop.costs import Cost
-from backprop.network import Gradients, Network, Trace, check_XY
+from backprop.inputs import check_XY
+from backprop.network import Gradients, Network, Trace
 
 
 def output_delta(sigma_L: Activation, cost_fn: Cost, z_L: Array, a_L: Array, Y: Array) -> Array:
@@ -107,7 +113,7 @@ def forward_in_place(W: Sequence[Array], b: Sequence[Array], sigma: Sequence[Act
                      X: Array, z: Sequence[Array], a_out: Sequence[Array]) -> Trace:
     """z[l] = W[l] @ a[l] + b[l], a[l+1] = sigma[l](z[l]), a[0] = X, into z[l] and a_out[l].
 
-    The same numbers as network.forward_arrays, with no temporaries for
+    The same numbers as feedforward.forward_arrays, with no temporaries for
     ufunc activations (Activation.sigma_into): one matmul into z[l], b[l] added in place.
     """
     L = len(W)

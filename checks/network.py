@@ -25,7 +25,7 @@ import numpy as np
 
 from backprop import Array, Gradients, Network, loop, vectorized
 from backprop.arrays import as_gradients
-from backprop.network import check_XY
+from backprop.inputs import check_XY
 from backprop.validate import check_number, check_seed
 from checks.engine.stencils import check_method, choose_method
 from checks.netcheck import perturb

@@ -20,7 +20,7 @@ import numpy as np
 
 from backprop import Array, Network, vectorized
 from backprop.arrays import INDEX_NAMES
-from backprop.network import forward_arrays
+from backprop.feedforward import forward_arrays
 from checks.engine.stencils import METHODS, U64, combine
 from checks.netcheck.error_model import cost_from_z, reference
 from checks.report import NOT_GIVEN, Report

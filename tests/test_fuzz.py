@@ -1,10 +1,12 @@
-"""Fuzzing the public API with malformed shapes, dtypes and values; numerics at the edges.
+"""Fuzzing the public API with random malformed shapes, dtypes and values.
 
 Whatever goes in, what comes out is a result or our own ValueError/TypeError,
 raised from a frame in `backprop/` or `checks/` (never from inside numpy), and
 never a warning: the suite runs with warnings as errors, so an overflow or an
 invalid operation that slipped past the checks fails here. Accepted input must
-give finite results.
+give finite results. Which message a given bad input gets is test_validation's
+table; the numerics of the activations and costs at their edges are in
+tests/backprop/.
 """
 
 from __future__ import annotations
@@ -12,21 +14,19 @@ from __future__ import annotations
 import itertools
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from backprop import ACTIVATIONS, COSTS, HIDDEN, Gradients, Network, cost, forward, loop, vectorized
+from backprop import ACTIVATIONS, COSTS, Gradients, Network, cost, forward, loop, vectorized
 from checks import check_network, gradcheck
 from checks.network import error_scales
 from checks.strategies import batches, networks
+from tests.test_validation import raised_by_us
 
-PACKAGE_DIRS = tuple(str(Path(__file__).resolve().parents[1] / d) for d in ("backprop", "checks"))
 ODD_DTYPES = [np.float16, np.int64, np.int8, np.uint8, np.bool_, np.complex128]
 
 
@@ -67,11 +67,6 @@ def array_like(draw: st.DrawFn, shape: tuple[int, ...], dtype: Any = np.float64,
     if kind == "sane" and sane is None:
         values = st.floats(-3, 3)
     return draw(hnp.arrays(dtype, shape, elements=values))
-
-
-def raised_by_us(exc: BaseException) -> bool:
-    raiser = traceback.extract_tb(exc.__traceback__)[-1].filename
-    return raiser.startswith(PACKAGE_DIRS)
 
 
 def outcome(call: Callable[[], Any]) -> Any:
@@ -203,89 +198,3 @@ def test_check_network_takes_any_result_from_a_user_backprop(data, net):
     report = outcome(lambda: check_network(net, X, Y, impl=lambda *_: result))
     if report is not None:
         assert report.checked + report.skipped > 0
-
-
-@pytest.mark.parametrize("name", ["sigmoid", "softplus", "tanh"])
-@given(z=hnp.arrays(np.float64, (2, 3), elements=st.floats(allow_nan=False,
-                                                              allow_infinity=False)))
-def test_activations_are_quiet_and_finite_at_any_finite_z(name, z):
-    act = ACTIVATIONS[name]
-    # Underflow (e^-800 -> 0) is the intended, silent, behaviour; anything else is not.
-    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-        assert all_finite(act.sigma_prime(z))
-        assert all_finite(act.sigma(z))
-        h = 1e-20
-        assert all_finite(np.imag(act.sigma(z + 1j * h)) / h)
-
-
-# Numerics at the edges: the stable forms, dtypes and the kink convention.
-
-
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_activations_keep_the_dtype_of_z(name, dtype):
-    act = ACTIVATIONS[name]
-    z = np.linspace(-3, 3, 12).reshape(3, 4).astype(dtype)
-    assert act.sigma(z).dtype == dtype
-    assert act.sigma_prime(z).dtype == dtype
-    assert act.backward(z, np.ones_like(z)).dtype == dtype
-
-
-@pytest.mark.parametrize("impl", [loop.backprop, vectorized.backprop], ids=["loop", "vectorized"])
-@pytest.mark.parametrize("hidden", HIDDEN)
-def test_float32_networks_give_float32_gradients_for_every_activation(impl, hidden):
-    for cost_name, cost_fn in COSTS.items():
-        output = cost_fn.requires or hidden
-        net = Network.random([3, 4, 2], [hidden, output], cost_name, seed=1, dtype=np.float32)
-        rng = np.random.default_rng(1)
-        Y = rng.dirichlet(np.ones(2), size=3).T.astype(np.float32)
-        g = impl(net, rng.standard_normal((3, 3)), Y)
-        assert {d.dtype for d in (*g.delta, *g.dW, *g.db)} == {np.dtype(np.float32)}, cost_name
-
-
-def test_softmax_and_its_cost_shift_each_column_on_its_own():
-    """Columns 2000 apart: one shift for the whole batch would give 0/0 in one of them."""
-    z = np.array([[1000.0, -1000.0], [999.0, -1001.0]])
-    y = np.array([[1.0, 0.0], [0.0, 1.0]])
-    p = 1 / (1 + np.exp(-1.0))
-    np.testing.assert_allclose(ACTIVATIONS["softmax"].sigma(z), [[p, p], [1 - p, 1 - p]],
-                               rtol=1e-15)
-    value_z = COSTS["categorical_cross_entropy"].value_z
-    assert value_z is not None
-    # lse is formed next to z = +-1000, so it carries ulp(1000) ~ 1e-13 of rounding.
-    np.testing.assert_allclose(value_z(z, y), [-np.log(p), 1 - np.log(p)], rtol=1e-12)
-
-
-@pytest.mark.parametrize("impl", ["loop", "vectorized"])
-@pytest.mark.parametrize(("cost_name", "output"), [("cross_entropy", "sigmoid"),
-                                                   ("categorical_cross_entropy", "softmax")])
-def test_saturated_outputs_give_a_finite_cost_and_delta_a_minus_y(cost_name, output, impl):
-    """z^L = +-1000: a^L rounds to exactly 0 and 1, ln a would be -inf, the forms from z are not."""
-    net = Network([np.array([[500.0, 0.0], [-500.0, 0.0]])], [np.zeros((2, 1))], [output],
-                  cost_name)
-    X = np.array([[2.0, -2.0], [1.0, 1.0]])
-    Y = np.array([[0.0, 1.0], [1.0, 0.0]]) if output == "softmax" else np.array(
-        [[0.0, 0.5], [1.0, 0.25]])
-    a = forward(net, X).a[-1]
-    assert set(np.unique(a)) <= {0.0, 1.0}, a
-    C = cost(net, X, Y)
-    assert np.isfinite(C) and C > 900, C
-    g = {"loop": loop.backprop, "vectorized": vectorized.backprop}[impl](net, X, Y)
-    np.testing.assert_array_equal(g.delta[0], a - Y, err_msg="delta^L != a - y at saturation")
-    report = check_network(net, X, Y, impl=impl)
-    assert report.ok, str(report)
-
-
-@pytest.mark.parametrize("hidden", ["relu", "leaky_relu"])
-def test_loop_and_vectorized_take_the_same_derivative_at_the_kink(hidden):
-    """z[0][0, :] = 0 exactly; both use sigma'(0) = the z < 0 side (relu 0, leaky 0.01)."""
-    W1 = np.array([[0.0, 0.0], [1.0, -0.5]])
-    net = Network([W1, np.array([[0.5, -1.0]])], [np.zeros((2, 1)), np.zeros((1, 1))],
-                  [hidden, "identity"])
-    X, Y = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]]), np.array([[0.2, -0.1, 0.4]])
-    g_loop, g_vec = loop.backprop(net, X, Y), vectorized.backprop(net, X, Y)
-    slope = ACTIVATIONS[hidden].sigma_prime(np.zeros((1, 1)))[0, 0]
-    np.testing.assert_array_equal(g_vec.delta[0][0], 0.5 * g_vec.delta[1][0] * slope)
-    np.testing.assert_array_equal(g_loop.delta[0][0], g_vec.delta[0][0])

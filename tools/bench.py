@@ -56,7 +56,8 @@ except ImportError:  # pragma: no cover (Windows)
     resource = None  # type: ignore[assignment]
 
 from backprop import Array, Network, forward, loop, vectorized
-from backprop.network import check_XY, forward_arrays, per_example_cost
+from backprop.feedforward import forward_arrays, per_example_cost
+from backprop.inputs import check_XY
 from checks.cli.sweep import random_batch
 from checks.netcheck import perturb
 from checks.network import analyse, check_network

@@ -81,7 +81,7 @@ import numpy as np
 
 from backprop import Activation, Array, ArrayId, Network
 from backprop.arrays import backward_order
-from backprop.network import forward_arrays
+from backprop.feedforward import forward_arrays
 from checks.engine.stencils import COMPLEX_STEP, U64
 
 # The constants of the tolerance rule (`tolerance`); measured in docs/calibration.md.

@@ -1,7 +1,11 @@
-"""Every registered activation and cost against its numerical derivative (registry-driven)."""
+"""Every registered activation and cost against its numerical derivative (registry-driven),
+and their numerics at the edges: finite, quiet, in the dtype of z, stable forms."""
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from backprop import ACTIVATIONS, COSTS
 from backprop.activations import Activation
@@ -201,7 +205,7 @@ def test_cross_entropy_from_z_takes_complex_input_apart_correctly():
 def test_sampled_targets_are_accepted_by_the_cost(name):
     """Cost.sample_targets gives Y that check_XY accepts, over the whole range of u."""
     from backprop import Network
-    from backprop.network import check_XY
+    from backprop.inputs import check_XY
 
     cost = COSTS[name]
     u = np.random.default_rng(0).uniform(size=(3, 50))
@@ -223,3 +227,60 @@ def test_sampled_targets_span_each_costs_domain():
     np.testing.assert_allclose(COSTS["categorical_cross_entropy"].sample_targets(u),
                                w / w.sum(axis=0), rtol=1e-15)
     assert COSTS["categorical_cross_entropy"].sample_targets(u)[0, 0] == 0.01 / 1.01
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softplus", "tanh"])
+@given(z=hnp.arrays(np.float64, (2, 3), elements=st.floats(allow_nan=False,
+                                                              allow_infinity=False)))
+def test_activations_are_quiet_and_finite_at_any_finite_z(name, z):
+    act = ACTIVATIONS[name]
+    # Underflow (e^-800 -> 0) is the intended, silent, behaviour; anything else is not.
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        assert np.all(np.isfinite(act.sigma_prime(z)))
+        assert np.all(np.isfinite(act.sigma(z)))
+        h = 1e-20
+        assert np.all(np.isfinite(np.imag(act.sigma(z + 1j * h)) / h))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activations_keep_the_dtype_of_z(name, dtype):
+    act = ACTIVATIONS[name]
+    z = np.linspace(-3, 3, 12).reshape(3, 4).astype(dtype)
+    assert act.sigma(z).dtype == dtype
+    assert act.sigma_prime(z).dtype == dtype
+    assert act.backward(z, np.ones_like(z)).dtype == dtype
+
+
+def test_softmax_and_its_cost_shift_each_column_on_its_own():
+    """Columns 2000 apart: one shift for the whole batch would give 0/0 in one of them."""
+    z = np.array([[1000.0, -1000.0], [999.0, -1001.0]])
+    y = np.array([[1.0, 0.0], [0.0, 1.0]])
+    p = 1 / (1 + np.exp(-1.0))
+    np.testing.assert_allclose(ACTIVATIONS["softmax"].sigma(z), [[p, p], [1 - p, 1 - p]],
+                               rtol=1e-15)
+    value_z = COSTS["categorical_cross_entropy"].value_z
+    assert value_z is not None
+    # lse is formed next to z = +-1000, so it carries ulp(1000) ~ 1e-13 of rounding.
+    np.testing.assert_allclose(value_z(z, y), [-np.log(p), 1 - np.log(p)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(COSTS))
+def test_per_example_cost_is_taken_from_z_where_stable_else_from_a(name):
+    """value_z(z, y) when the cost has it (a^L unread), else
+    value(a, y), with a^L given or computed by the sigma passed in its place."""
+    from backprop.feedforward import per_example_cost
+
+    cost = COSTS[name]
+    sigma = ACTIVATIONS[cost.requires or "tanh"]
+    rng = np.random.default_rng(3)
+    z, y = rng.uniform(-3, 3, (3, 4)), cost.sample_targets(rng.uniform(size=(3, 4)))
+    a = sigma.sigma(z)
+    if cost.value_z is not None:
+        expected = cost.value_z(z, y)
+        unread = np.full_like(a, np.nan)
+        np.testing.assert_array_equal(per_example_cost(cost, z, unread, y), expected)
+    else:
+        expected = cost.value(a, y)
+    np.testing.assert_array_equal(per_example_cost(cost, z, a, y), expected)
+    np.testing.assert_array_equal(per_example_cost(cost, z, sigma.sigma, y), expected)

@@ -1,12 +1,13 @@
 """The overflow guard: a priori, without a forward pass, forward, cost and backprop bound
 every intermediate (|z|, |a|, the cost, |delta|, |dW|) from max |X|, max |Y| and norms of
 the parameters, and refuse with a ValueError naming the first quantity that could overflow.
-It is sound (nothing it accepts overflows: see test_fuzz), exact at its limit, and cheap: it
-memoises the parameter norms while the network's arrays stay read-only, so read-only
-parameters, that memo and check_XY reading inputs in place (no copy per call) are tested
-here too. A new test goes here if it is about when the guard fires, what its message says
-or the bounds it uses; a check that every entry point refuses some input (the table in
-test_validation.py has a few such rows about overflow) stays a row of that table.
+It is sound (nothing it accepts overflows: see test_fuzz), exact at its limit, and cheap: the
+network computes its parameter norms once, and the guard uses them while the network's arrays
+stay read-only, so read-only parameters, those norms and check_XY reading inputs in place (no
+copy per call) are tested here too. A new test goes here if it is about when the guard
+fires, what its message says or the bounds it uses; a check that every entry point refuses
+some input (the table in test_validation.py has a few such rows about overflow) stays a row
+of that table.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ import numpy as np
 import pytest
 
 from backprop import ACTIVATIONS, Network, cost, forward, vectorized
-
-# Pins the guard's per-activation bounds on |sigma| and |sigma'| (_activation_bounds) and
-# their memo (_BOUNDS, cleared so each case computes them): no public way to read either.
-from backprop.network import _BOUNDS, _activation_bounds
+from backprop.inputs import check_XY
+from backprop.overflow import activation_bounds, cached_activation_bounds, norms_of, power_above
 
 
 def quad() -> Network:
@@ -75,9 +74,8 @@ def test_the_overflow_guard_names_what_would_overflow(make, X, Y, message):
 def test_the_guards_activation_bounds_are_sound_and_within_a_factor_two_of_z(name, Z):
     """Bounds on |sigma| and |sigma'| over |z| <= Z hold, and are what |z| <= 2 max(Z, 1) gives."""
     act = ACTIVATIONS[name]
-    _BOUNDS.clear()  # computed here, not remembered from an earlier test
-    a_bound, s_bound = _activation_bounds(act, Z)
-    assert _activation_bounds(act, Z) == (a_bound, s_bound)
+    a_bound, s_bound = activation_bounds(act, power_above(Z))
+    assert cached_activation_bounds(act, power_above(Z)) == (a_bound, s_bound)
     if not act.elementwise:
         assert (a_bound, s_bound) == (1.0, 2.0)
         return
@@ -113,12 +111,13 @@ def test_the_guards_delta_bound_runs_back_through_the_columns_of_W_and_sigma_pri
     assert guard_message(net, 1e77, [1.0, 1.0]).startswith("|dW[0]| could reach 2e+152")
 
 
-@pytest.mark.parametrize(("net", "message"), [
-    (Network([np.zeros((1, 1))], [np.full((1, 1), 1e152)], ["tanh"]), "|z[0]| (from |X| <= 1"),
-    (Network([np.full((1, 2), 1e308)], [np.zeros((1, 1))], ["tanh"]),
+@pytest.mark.parametrize(("W", "b", "message"), [
+    (np.zeros((1, 1)), np.full((1, 1), 1e152), "|z[0]| (from |X| <= 1"),
+    (np.full((1, 2), 1e308), np.zeros((1, 1)),
      "|z[0]| (from |X| <= 1 and the weights) could reach inf"),
 ])
-def test_the_guard_counts_biases_and_sums_that_overflow(net, message):
+def test_the_guard_counts_biases_and_sums_that_overflow(W, b, message):
+    net = Network([W], [b], ["tanh"])  # built here: its norms' overflow must stay quiet
     with pytest.raises(ValueError) as info:
         forward(net, np.ones((net.sizes[0], 1)))
     assert str(info.value).startswith(message), str(info.value)
@@ -163,12 +162,12 @@ def test_network_parameters_are_read_only():
         net.biases[0] += 1.0
 
 
-def test_the_overflow_guard_sees_parameters_changed_behind_its_memo():
-    """The guard memoises its O(parameters) norms on the network: replacing an
+def test_the_overflow_guard_sees_parameters_changed_behind_its_norms():
+    """The network computes its O(parameters) norms once, when built: replacing an
     array, or making one writeable again and changing it, must not go unseen."""
     net = Network([np.ones((1, 1))], [np.zeros((1, 1))], ["identity"])
     X, Y = np.ones((1, 1)), np.zeros((1, 1))
-    vectorized.backprop(net, X, Y)  # fills the memo
+    vectorized.backprop(net, X, Y)
     net.weights[0] = np.full((1, 1), 1e200)
     with pytest.raises(ValueError, match=r"could reach"):
         vectorized.backprop(net, X, Y)
@@ -184,8 +183,6 @@ def test_check_XY_reads_inputs_in_place_and_copies_only_to_convert():
     """backprop only reads X and Y: check_XY hands back the caller's arrays when
     they already are C-ordered arrays of the network's dtype (no copy per call),
     and a C-ordered converted copy otherwise; forward's trace owns its a[0]."""
-    from backprop.network import check_XY
-
     net = quad()
     X_, Y_ = X(), np.ascontiguousarray(Y())
     X_checked, Y_checked = check_XY(net, X_, Y_)
@@ -198,11 +195,9 @@ def test_check_XY_reads_inputs_in_place_and_copies_only_to_convert():
     assert Network([W_f], [np.zeros((2, 1))], ["tanh"]).weights[0].flags.c_contiguous
 
 
-def test_the_overflow_guard_memoises_its_norms_on_a_read_only_network():
-    # pins the guard's memo of parameter norms: no public way to observe it
-    from backprop.network import _parameter_norms
-
+def test_the_overflow_guard_reads_the_norms_computed_with_a_read_only_network():
     net = Network.random([3, 4, 2], seed=0)
-    assert _parameter_norms(net) is _parameter_norms(net)
+    assert norms_of(net) is net.parameter_norms.per_layer
     net.weights[0].flags.writeable = True  # no longer provably unchanged: recomputed
-    assert _parameter_norms(net) is not _parameter_norms(net)
+    assert norms_of(net) is not norms_of(net)
+    assert norms_of(net) == net.parameter_norms.per_layer

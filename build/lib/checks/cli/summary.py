@@ -55,7 +55,7 @@ def identity_check(net: Network, X: Array, Y: Array) -> Report | None:
     cost_fn = net.cost_fn
     if cost_fn.delta is None:
         return None
-    from backprop.network import forward_arrays
+    from backprop.feedforward import forward_arrays
 
     W = [w.astype(np.float64) for w in net.weights]
     b = [v.astype(np.float64) for v in net.biases]
