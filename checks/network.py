@@ -25,7 +25,7 @@ import numpy as np
 
 from backprop import Array, Gradients, Network, loop, vectorized
 from backprop.arrays import as_gradients
-from backprop.inputs import check_XY
+from backprop.inputs import check_net, check_XY
 from backprop.validate import check_number, check_seed
 from checks.engine.stencils import check_method, choose_method
 from checks.netcheck import perturb
@@ -60,12 +60,6 @@ def error_model(ref: Reference, cached_derivatives: bool, ulps: float) -> Model:
     F = propagate(ref, table.of, flush_terms(ref, table))
     E = propagate(ref, table.of, table)
     return tolerance(ref, E, sampled_deviations(ref, table), F)
-
-
-def _check_net(net: Any) -> Network:
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a backprop.Network, got {type(net).__name__}")
-    return net
 
 
 def _check_cached(cached_derivatives: Any) -> bool:
@@ -247,7 +241,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     Raises TypeError/ValueError for bad arguments (all checked before impl runs)
     or a malformed result of impl.
     """
-    _check_net(net)
+    check_net(net)
     X, Y = check_XY(net, X, Y)
     rng = np.random.default_rng(check_seed(seed, optional=False))
     fn, name = _implementation(impl)
@@ -280,7 +274,7 @@ def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Grad
     A correct computation of the gradients in the network's dtype (unit
     roundoff u) is off by at most about u * E, element by element.
     """
-    X, Y = check_XY(_check_net(net), X, Y)
+    X, Y = check_XY(check_net(net), X, Y)
     model = analyse(net, X, Y, ulps=_check_ulps(ulps))
     return as_gradients(model.E, net.L), model.ref.u
 
@@ -294,7 +288,7 @@ def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
     what check_network allows an element to differ from the numerical reference,
     before the numerical method's own error.
     """
-    _check_net(net)
+    check_net(net)
     cached = _check_cached(cached_derivatives)
     ulps = _check_ulps(ulps)
     X, Y = check_XY(net, X, Y)

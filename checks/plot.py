@@ -20,9 +20,9 @@ import numpy as np
 
 from backprop import Array, Network, vectorized
 from backprop.arrays import INDEX_NAMES
-from backprop.feedforward import forward_arrays
+from backprop.feedforward import forward_arrays, per_example_cost
 from checks.engine.stencils import METHODS, U64, combine
-from checks.netcheck.error_model import cost_from_z, reference
+from checks.netcheck.error_model import reference
 from checks.report import NOT_GIVEN, Report
 
 if TYPE_CHECKING:
@@ -277,7 +277,7 @@ def step_size_errors(net: Network | None = None, X: Array | None = None,
     def cost_at(shift: complex) -> complex:
         W[layer][j, i] = w0 + shift
         z_L = forward_arrays(W, b, net.sigma, ref.X).z[-1]
-        return complex(np.mean(cost_from_z(net, z_L, ref.Y)))
+        return complex(np.mean(per_example_cost(net.cost_fn, z_L, net.sigma[-1].sigma, ref.Y)))
 
     h_all = np.logspace(-22, 0, 111) if steps is None else np.asarray(steps, dtype=np.float64)
     scale = max(1.0, abs(float(w0.real)))

@@ -128,16 +128,6 @@ def reference(net: Network, X: Array, Y: Array) -> Reference:
                      u=float(np.finfo(net.dtype).eps) / 2, tiny=float(np.finfo(net.dtype).tiny))
 
 
-def cost_from_z(net: Network, z_L: Array, Y: Array) -> Array:
-    """C_x for every column x from the output layer's z: the cost's stable form
-    value_z where it has one, else value(sigma(z)) (as backprop's per-example cost,
-    with a computed only when it is needed)."""
-    cost = net.cost_fn
-    if cost.value_z is not None:
-        return cost.value_z(z_L, Y)
-    return cost.value(net.sigma[-1].sigma(z_L), Y)
-
-
 @dataclass(frozen=True)
 class Term:
     """The local rounding of one intermediate: at most (u + u64) * unit * `worst`.

@@ -34,10 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Array, ArrayId, Gradients, backward_order
+from backprop.feedforward import per_example_cost
 from checks.engine.probe import probe
 from checks.engine.stencils import U64, Method, combine, f_roundoff
 from checks.netcheck import tangent
-from checks.netcheck.error_model import Model, cost_from_z
+from checks.netcheck.error_model import Model
 from checks.netcheck.tangent import Locals, within
 from checks.report import Block, compare, not_given
 
@@ -82,7 +83,7 @@ def perturbed_costs(model: Model, l: int, rows: Array | None, change: Array,
             kinked |= near_kink(net.sigma[l].kinks, z, ref.z[l], model.r_z[l],
                                  method.complex_step)
         if l == ref.L - 1:
-            return cost_from_z(net, z, ref.Y), kinked
+            return per_example_cost(net.cost_fn, z, net.sigma[-1].sigma, ref.Y), kinked
         l += 1
         z = ref.W[l] @ net.sigma[l - 1].sigma(z) + ref.b[l]
 

@@ -45,7 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Array, Network
-from checks.netcheck.error_model import Model, cost_from_z
+from backprop.feedforward import per_example_cost
+from checks.netcheck.error_model import Model
 
 TANGENT_BYTES = 2**20  # one block of tangents (B, m, n) in float64
 
@@ -101,7 +102,7 @@ def local_derivatives(model: Model, h: float) -> Locals:
     c = [rows_per_example(np.imag(net.sigma[l].sigma(z[l] + 1j * h)) / h) for l in range(L - 1)]
     n_L = z[L - 1].shape[0]
     moved = z[L - 1][None] + 1j * h * np.eye(n_L)[:, :, None]  # (k, n_L, m): row k moved
-    C = cost_from_z(net, moved, ref.Y)
+    C = per_example_cost(net.cost_fn, moved, net.sigma[-1].sigma, ref.Y)
     near: list[Array | None] = []
     for l in range(L):
         mask = rows_per_example(within(net.sigma[l].kinks, z[l], z[l], model.r_z[l]))
