@@ -97,8 +97,12 @@ def test_checks_keeps_its_front_doors_at_the_top_and_the_rest_in_subpackages() -
 def test_the_installed_packages_import_nothing_from_tests_or_tools(path: Path) -> None:
     tree = ast.parse(path.read_text(), str(path))
     for node in ast.walk(tree):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        else:
+            continue
         for name in names:
             assert name.split(".")[0] not in ("tests", "tools"), \
                 f"{path.relative_to(ROOT)} line {node.lineno} imports {name}"
