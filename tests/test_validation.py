@@ -5,8 +5,8 @@ converted (integer arrays, a numpy sizes vector, a single activation name), and 
 passed in is ever changed, not even by a call that raised. A new bad argument is a row of
 the one table (call, expected exception, fragment of its message); a test of how an accepted
 argument is read or a target is checked also goes here. The overflow guard and its bounds go
-in test_overflow_guard.py, the command line's usage errors in test_cli.py, and gradcheck's
-verdicts in test_checker.py.
+in test_overflow_guard.py, the command line's usage errors in tests/cli/, and gradcheck's
+verdicts in tests/checks/test_gradcheck.py.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ element, or equality with one of the common slips of backprop.slips, recomputed
 by the derivation's own steps (backprop.derivation) with the slip's step in
 place, on the implementation's own numbers (sigma'(a) for sigma'(z), W for
 W^T, ...): the catalogue the tests plant them from.
-Local checks allow the rounding of that one step (checks.error_model's table)
+Local checks allow the rounding of that one step (checks.netcheck.error_model's table)
 on top of the array's own tolerance; they only explain, never decide a verdict.
 """
 

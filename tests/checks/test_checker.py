@@ -1,7 +1,7 @@
 """The checker is itself tested by planting bugs: each must be caught and localised.
-A new test goes here if it is about a verdict of check_network or gradcheck: planted bugs,
-kinks, methods and steps, directional mode, falling back from the complex step. What the
-checker says about bad arguments goes in test_validation.py.
+A new test goes here if it is about a verdict of check_network: planted bugs, kinks, methods
+and steps, directional mode, falling back from the complex step (gradcheck's verdicts are in
+test_gradcheck.py). What the checker says about bad arguments goes in tests/test_validation.py.
 """
 
 import dataclasses
