@@ -8,6 +8,10 @@
   the engine, the network checker's internals and the CLI app are subpackages.
 - What users import is what is installed: backprop and checks import nothing
   from tests or tools.
+- The tests of the packages stand without the development tools: nothing in
+  tests/ imports from tools, except the tests of the tools themselves
+  (tests/tools/), of the timings (tests/benchmarks/) and of the README's samples
+  (tests/test_readme.py, which regenerates them with tools/readme_samples.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("backprop", "checks")
 MAX_LINES = 60
 MAX_TOP_LEVEL = 10
+# The tests that test the tools, and so may import them.
+TESTS_OF_TOOLS = ("tests/tools", "tests/benchmarks", "tests/test_readme.py")
 
 
 def python_files(*folders: str) -> list[Path]:
@@ -93,16 +99,30 @@ def test_checks_keeps_its_front_doors_at_the_top_and_the_rest_in_subpackages() -
         assert (ROOT / "checks" / sub / "__init__.py").is_file()
 
 
+def imports(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, module) of every import in a file, at any depth (a function's too)."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, a.name) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield node.lineno, node.module or ""
+
+
 @pytest.mark.parametrize("path", python_files(*PACKAGES), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_installed_packages_import_nothing_from_tests_or_tools(path: Path) -> None:
-    tree = ast.parse(path.read_text(), str(path))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [node.module or ""]
-        else:
-            continue
-        for name in names:
-            assert name.split(".")[0] not in ("tests", "tools"), \
-                f"{path.relative_to(ROOT)} line {node.lineno} imports {name}"
+    for line, name in imports(path):
+        assert name.split(".")[0] not in ("tests", "tools"), \
+            f"{path.relative_to(ROOT)} line {line} imports {name}"
+
+
+def package_tests() -> list[Path]:
+    """Every file in tests/ but the tests of the tools."""
+    return [p for p in python_files("tests")
+            if not any(p.is_relative_to(ROOT / t) for t in TESTS_OF_TOOLS)]
+
+
+@pytest.mark.parametrize("path", package_tests(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_tests_of_the_packages_import_nothing_from_tools(path: Path) -> None:
+    for line, name in imports(path):
+        assert name.split(".")[0] != "tools", \
+            f"{path.relative_to(ROOT)} line {line} imports {name}"

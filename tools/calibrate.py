@@ -10,6 +10,9 @@ largest, for r = 1e-2, 1e-3, ..., and reports the smallest r caught in every cas
 A miss is marked unresolvable when a correct implementation (loop or vectorized,
 measured against the exact gradients in extended precision) is itself off by at
 least r / 2 in that element: catching r there would fail a correct gradient.
+
+The cases, the planting and cached_everywhere are tests/checks/planting.py, which
+the precision tests share (tests import nothing from tools); run from a checkout.
 """
 
 from __future__ import annotations
@@ -19,78 +22,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from backprop import (
-    ACTIVATIONS,
-    COSTS,
-    HIDDEN,
-    Array,
-    Gradients,
-    Network,
-    derivation,
-    loop,
-    vectorized,
-)
+from backprop import Array, Gradients, Network, derivation, loop, vectorized
 from checks.network import analyse, check_network, tolerances
-from checks.report import Block
-
-FIELDS = ("delta", "dW", "db")
-Element = tuple[str, int, tuple[int, ...]]
-
-
-def random_case(rng: np.random.Generator, dtype: type = np.float64,
-                max_scale: float = 3.0) -> tuple[Network, Array, Array]:
-    """A random network and batch, the same population as the hypothesis tests."""
-    L = int(rng.integers(1, 5))
-    sizes = [int(n) for n in rng.integers(1, 9, size=L + 1)]
-    cost = str(rng.choice(list(COSTS)))
-    required = COSTS[cost].requires
-    output = required or str(rng.choice(list(ACTIVATIONS)))
-    if output == "softmax" and sizes[-1] == 1 and cost == "quadratic":
-        output = "sigmoid"
-    acts = [str(rng.choice(HIDDEN)) for _ in range(L - 1)] + [output]
-    net = Network.random(sizes, acts, cost, seed=int(rng.integers(2**32)), dtype=dtype,
-                         scale=float(rng.uniform(0.1, max_scale)))
-    m = int(rng.integers(1, 9))
-    X = rng.uniform(-2, 2, (sizes[0], m))
-    Y = net.cost_fn.sample_targets(rng.uniform(size=(sizes[-1], m)))
-    return net, X.astype(dtype), Y.astype(dtype)
-
-
-def plant(g: Gradients, field: str, l: int, index: tuple[int, ...], rel: float) -> Gradients:
-    """g with one element multiplied by (1 + rel)."""
-    arrays = {f: [a.copy() for a in getattr(g, f)] for f in FIELDS}
-    arrays[field][l][index] *= 1 + rel
-    return Gradients(**arrays)
-
-
-def pick_element(rng: np.random.Generator, g: Gradients, skipped: set[Element],
-                 noise: Gradients) -> tuple[str, int, tuple[int, ...]] | None:
-    """A random element with |value| >= 1 % of its array's largest, not at a kink.
-
-    Elements no larger than their own rounding bound (`noise`) are left out: such
-    a value is rounding noise (a gradient that is zero in exact arithmetic), and
-    1 % of it means nothing.
-    """
-    candidates = []
-    for field in FIELDS:
-        for l, (a, e) in enumerate(zip(getattr(g, field), getattr(noise, field), strict=True)):
-            top = float(np.max(np.abs(a)))
-            if top == 0 or not np.isfinite(top):
-                continue
-            for index in np.argwhere((np.abs(a) >= 0.01 * top) & (np.abs(a) > e)):
-                idx = tuple(int(i) for i in index)
-                if (field, l, idx) not in skipped:
-                    candidates.append((field, l, idx))
-    return candidates[int(rng.integers(len(candidates)))] if candidates else None
-
-
-def skipped_elements(blocks: Sequence[Block]) -> set[Element]:
-    """(field, layer, index) of every element a report skipped at a kink."""
-    out: set[Element] = set()
-    for b in blocks:
-        assert b.array is not None and b.layer is not None
-        out |= {(b.array, b.layer, e.index) for e in b.skipped}
-    return out
+from tests.checks.planting import (
+    Element,
+    cached_everywhere,
+    pick_element,
+    plant,
+    random_case,
+    skipped_elements,
+)
 
 
 def precise_gradients(net: Network, X: Array, Y: Array) -> Gradients:
@@ -102,15 +43,6 @@ def precise_gradients(net: Network, X: Array, Y: Array) -> Gradients:
     W, b = ([p.astype(np.longdouble) for p in ps] for ps in (net.weights, net.biases))
     return derivation.backprop(W, b, net.sigma, net.cost_fn, X.astype(np.longdouble),
                                Y.astype(np.longdouble))
-
-
-def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
-    """Backprop in the network's dtype taking sigma' from the cached activation
-    (1 - a^2, a (1 - a), ...) in every layer, the output's included (vectorized
-    does so only in hidden layers): a correct implementation that the default
-    cached_derivatives=True accepts."""
-    return derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y,
-                               steps=derivation.FROM_CACHED_A)
 
 
 def rounding_of_correct(net: Network, X: Array, Y: Array, element: Element,

@@ -9,7 +9,8 @@ arithmetic for each perturbation (tangents=False, the path before them). Prints
 the largest difference relative to each element's tolerance, and relative to
 its scale: the sum of the absolute values of the terms the derivative adds up
 (the same tangents with |W|, |c|, |change| and the magnitude of delta^L's terms
-at the output), in float64 ulps.
+at the output; tests/checks/scales.py, which the tangent tests share), in
+float64 ulps.
 
 Also each side against the gradients in extended precision (tools.calibrate),
 in the same ulps, for float64 networks: the largest is the float64 reference's
@@ -27,7 +28,6 @@ elements or findings differ.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -37,10 +37,10 @@ import numpy as np
 from backprop import Array, ArrayId, Gradients, Network, loop, vectorized
 from checks import check_network
 from checks.engine.stencils import COMPLEX_STEP, U64
-from checks.netcheck import perturb, tangent
-from checks.netcheck.error_model import Model, local_terms
+from checks.netcheck import perturb
 from checks.network import analyse
 from checks.report import Report
+from tests.checks.scales import scales
 from tools.calibrate import precise_gradients
 from tools.fingerprint import cases, planted
 
@@ -48,28 +48,6 @@ from tools.fingerprint import cases, planted
 def float64(g: Gradients) -> Gradients:
     return Gradients(*([a.astype(np.float64) for a in getattr(g, f)]
                        for f in ("delta", "dW", "db")))
-
-
-def scales(model: Model, g: Gradients) -> Iterator[Array]:
-    """Per array, in check_arrays' order: the sum of the absolute terms of each
-    element's numerical derivative, from tangents of absolute values. At the
-    output, the magnitude of the terms of delta^L (the error model's P, plus the
-    spread of softmax's log-sum-exp), not |delta^L|, which may cancel."""
-    ref = model.ref
-    loc = tangent.local_derivatives(model, COMPLEX_STEP.step(U64))
-    P = local_terms(ref, cached=False).of.P
-    if not ref.net.sigma[-1].elementwise:
-        P = P + np.abs(ref.a[-1]) * np.sum(np.abs(ref.Y), axis=0, keepdims=True)
-    absolute = dataclasses.replace(loc, c=[np.abs(c) for c in loc.c],
-                                   g=tangent.rows_per_example(P),
-                                   W_T=[np.abs(W) for W in loc.W_T])
-    for l in range(model.ref.L - 1, -1, -1):
-        for t in perturb.targets_of(model, g, l):
-            K = t.analytic.shape[0] if t.per_example else t.analytic.size
-            rows, unit = t.row(np.arange(K))
-            change = np.abs(unit) * np.ones((K, model.ref.z[l].shape[1]))
-            im_C, _ = tangent.tangent_costs(absolute, l, rows, change)
-            yield (im_C if t.per_example else im_C.mean(axis=-1)).reshape(t.analytic.shape)
 
 
 Worst = dict[str, float]

@@ -16,6 +16,7 @@ from checks.engine.stencils import METHODS
 from checks.netcheck import perturb
 from checks.network import analyse
 from tests.checks.mutants import MUTANTS, Mutant
+from tests.checks.planting import random_case
 
 
 def first_failure(report):
@@ -184,8 +185,6 @@ def _general_bp1(net, X, Y):
 def test_bp1_in_its_general_form_is_forgiven_its_rounding(seed):
     """float32 cross-entropy networks on which the general form rounds a few ulps
     differently from a - y (1 - a amplifies a's rounding): no false alarm."""
-    from tools.calibrate import random_case
-
     net, X, Y = random_case(np.random.default_rng(seed), np.float32)
     assert net.cost == "cross_entropy"
     g = _general_bp1(net, X, Y)

@@ -11,7 +11,13 @@ from backprop import vectorized
 from checks import check_network
 from checks.network import tolerances
 from checks.strategies import batches, networks
-from tools.calibrate import cached_everywhere, pick_element, plant, random_case, skipped_elements
+from tests.checks.planting import (
+    cached_everywhere,
+    pick_element,
+    plant,
+    random_case,
+    skipped_elements,
+)
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
 

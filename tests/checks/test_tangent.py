@@ -15,7 +15,7 @@ from checks.cli.sweep import random_batch
 from checks.engine.stencils import COMPLEX_STEP, U64
 from checks.netcheck import perturb, tangent
 from checks.network import analyse
-from tools.tangent_agreement import scales
+from tests.checks.scales import scales
 
 
 def float64_backprop(net, X, Y):
