@@ -1,4 +1,6 @@
-"""Backpropagation for multilayer perceptrons, written twice: `loop` and `vectorized`.
+"""Backpropagation for multilayer perceptrons: the statement of BP1-BP4 (`derivation`),
+written twice more, as scalar loops (`loop`) and as a tuned matrix kernel (`vectorized`);
+the common slips of deriving it by hand (`slips`).
 
 Index convention (the only one in this package): lists are 0-based per layer.
 W[l], b[l], z[l], delta[l], dW[l], db[l] belong to layer l+1 of the derivation;
@@ -14,7 +16,7 @@ for code that builds on the package (as `checks` does):
   backprop.overflow     the overflow guard those checks end with
 """
 
-from backprop import derivation, loop, vectorized
+from backprop import derivation, loop, slips, vectorized
 from backprop._types import Array
 from backprop.activations import ACTIVATIONS, HIDDEN, Activation
 from backprop.arrays import ArrayId, backward_order
@@ -38,5 +40,6 @@ __all__ = [
     "derivation",
     "forward",
     "loop",
+    "slips",
     "vectorized",
 ]
