@@ -14,6 +14,7 @@ for code that builds on the package (as `checks` does):
   backprop.inputs       check_net, check_X, check_XY: a call's network and batch
   backprop.feedforward  forward_arrays, per_example_cost: forward and cost, unchecked
   backprop.overflow     the overflow guard those checks end with
+  backprop.arrays       ArrayId and the mappings keyed by it (results per array)
 """
 
 from backprop import derivation, loop, slips, vectorized

@@ -214,7 +214,7 @@ def in_parallel(run: Callable[[int, int], None], K: int, B: int) -> None:
 @functools.cache
 def pool() -> ThreadPoolExecutor:
     """The block threads, made once per process."""
-    return ThreadPoolExecutor(WORKERS, thread_name_prefix="checks.tangent")
+    return ThreadPoolExecutor(WORKERS, thread_name_prefix="checks.netcheck.tangent")
 
 
 if hasattr(os, "register_at_fork"):
