@@ -56,7 +56,7 @@ class Finding:
 
     @property
     def equation(self) -> str:
-        """"BP1" ... "BP4"."""
+        """The equation that fails: BP1 ... BP4."""
         return self.id.equation
 
     @property
