@@ -5,15 +5,17 @@
     dW[l]     BP4                                        (n_{l+1}, n_l), indices j, i
 
 Index convention of the package: l is 0-based, so delta[l] is delta^{l+1} of the
-derivation. Results about arrays travel in mappings keyed by `ArrayId`;
-`backward_order(L)` is the order backprop computes them in, defined here once.
+derivation. Results about arrays travel in mappings keyed by `ArrayId`. Their
+orders are defined here once: `backward_order(L)`, the order backprop computes
+them in; `listing_key`, the order a report lists mismatches in; `PICTURE_COLUMNS`,
+a layer's panels in the heatmap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from backprop._types import Array
 from backprop.network import Gradients
@@ -25,6 +27,10 @@ KINDS: tuple[Kind, ...] = ("delta", "db", "dW")  # within a layer, in the order 
 # whose index is not named.
 INDEX_NAMES: dict[Kind, tuple[str, str]] = {"delta": ("j", "x"), "dW": ("j", "i"),
                                             "db": ("j", "")}
+# A layer's row of the heatmap: dW beside the delta it is built from (the same rows j), db last.
+PICTURE_COLUMNS: tuple[Kind, ...] = ("delta", "dW", "db")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,21 @@ def backward_order(L: int) -> Iterator[ArrayId]:
     for l in range(L - 1, -1, -1):
         for kind in KINDS:
             yield ArrayId(kind, l, L)
+
+
+def listing_key(a: ArrayId) -> tuple[bool, int]:
+    """The order a report lists mismatches in, as a sort key: the deltas first (BP1,
+    then BP2 from the top layer down), then the parameter gradients built from
+    them, top layer down (within a layer, ties keep backward order: db, dW)."""
+    return a.kind != "delta", -a.layer
+
+
+def per_array(L: int, *, delta: Sequence[T], db: Sequence[T],
+              dW: Sequence[T]) -> dict[ArrayId, T]:
+    """Per-layer lists of each kind as one mapping in backward order (an empty
+    list, such as a delta "not given", is left out)."""
+    lists: dict[Kind, Sequence[T]] = {"delta": delta, "db": db, "dW": dW}
+    return {a: lists[a.kind][a.layer] for a in backward_order(L) if lists[a.kind]}
 
 
 def arrays_of(g: Gradients, L: int) -> dict[ArrayId, Array]:

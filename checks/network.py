@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop import Array, Gradients, Network, loop, vectorized
+from backprop import Array, ArrayId, Gradients, Network, loop, vectorized
 from backprop.arrays import as_gradients
 from backprop.inputs import check_net, check_XY
 from backprop.validate import check_number, check_seed
@@ -57,8 +57,8 @@ def error_model(ref: Reference, cached_derivatives: bool, ulps: float) -> Model:
     """The error model of a float64 reference: one table of local terms; E and F
     propagated from it (F from its flush form); D sampled from it; the tolerance."""
     table = local_terms(ref, cached_derivatives, ulps)
-    F = propagate(ref, table.of, flush_terms(ref, table))
-    E = propagate(ref, table.of, table)
+    F = propagate(ref, table.magnitudes, flush_terms(ref, table))
+    E = propagate(ref, table.magnitudes, table)
     return tolerance(ref, E, sampled_deviations(ref, table), F)
 
 
@@ -260,11 +260,11 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
                    f"check_network({name}) {net!r}{assumed}")
 
 
-def _report(blocks: Sequence[Block], follows_from: Mapping[str, str],
+def _report(blocks: Sequence[Block], follows_from: Mapping[ArrayId, ArrayId],
             findings: Sequence[Finding], method: str, reason: str, title: str) -> Report:
     """The frozen Report of check_network: each block with the delta it follows from
     (an array wrong only because that delta is), the diagnosis's findings."""
-    return Report([dataclasses.replace(b, follows_from=follows_from.get(b.name))
+    return Report([dataclasses.replace(b, follows_from=follows_from.get(b.id) if b.id else None)
                    for b in blocks], method, reason, title=title, findings=list(findings))
 
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from backprop import Array, Network, vectorized
-from backprop.arrays import INDEX_NAMES
+from backprop import Array, ArrayId, Network, vectorized
+from backprop.arrays import PICTURE_COLUMNS
 from backprop.feedforward import forward_arrays, per_example_cost
 from checks.engine.stencils import METHODS, U64, combine
 from checks.netcheck.error_model import reference
@@ -36,7 +36,6 @@ INSTALL_HINT = "pip install matplotlib"
 # Ratios are drawn on a log scale from RATIO_RANGE[0] to [1]; 1 (= the tolerance)
 # is the middle of the colour map, so a mismatch is red and a pass blue.
 RATIO_RANGE = (1e-4, 1e4)
-_COLUMN_ORDER = ("delta", "dW", "db")
 
 
 def require_matplotlib() -> None:
@@ -67,7 +66,7 @@ class _Panel:
     title: str
     ratios: Array  # 2-D, NaN where skipped
     labels: tuple[str, str]  # row index name, column index name
-    array: str | None = None  # "delta", "dW", "db": orders a layer's panels
+    id: ArrayId | None = None  # orders a layer's panels (backprop.arrays.PICTURE_COLUMNS)
 
 
 def _as_2d(ratios: Any) -> Array:
@@ -92,15 +91,15 @@ def _panels(report_or_data: Report | Mapping[str, Any]) -> list[list[_Panel]]:
                              "heatmap needs a Report made by checks.report.compare")
         elements = block.mismatches or block.skipped
         names = (*(elements[0].index_names if elements
-                   else INDEX_NAMES[block.array] if block.array else ()), "", "")
+                   else block.id.index_names if block.id else ()), "", "")
         marker = f"  ({len(block.mismatches)} mismatched)" if block.mismatches else ""
         panel = _Panel(f"{block.equation} {block.name}{marker}", _as_2d(block.ratios),
-                       (names[0], names[1]), block.array)
+                       (names[0], names[1]), block.id)
         rows.setdefault(("layer", block.layer) if block.layer is not None else ("block", k),
                         []).append(panel)
 
     def column(p: _Panel) -> int:
-        return _COLUMN_ORDER.index(p.array) if p.array in _COLUMN_ORDER else len(_COLUMN_ORDER)
+        return PICTURE_COLUMNS.index(p.id.kind) if p.id else len(PICTURE_COLUMNS)
 
     return [sorted(rows[key], key=column) for key in sorted(rows, key=lambda k: (k[0], k[1]))]
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from backprop import ArrayId
-from backprop.arrays import Kind
+from backprop.arrays import listing_key
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,18 @@ class Element:
 class Finding:
     """One broken equation found by checks.netcheck.diagnose: where, and the slip if named."""
 
-    equation: str  # "BP1" ... "BP4"
-    array: str  # "delta", "db", "dW"
-    layer: int
+    id: ArrayId  # the array whose own equation fails
     text: str  # the equation as it fails, in the derivation's words
     slip: str | None = None  # what the numbers show: a catalogue match, a ratio, a pattern
+
+    @property
+    def equation(self) -> str:
+        """The equation that fails: BP1 ... BP4."""
+        return self.id.equation
+
+    @property
+    def layer(self) -> int:
+        return self.id.layer
 
 
 @dataclass(frozen=True)
@@ -74,16 +81,17 @@ class Block:
     # |analytic - numeric| / tolerance for every element, NaN where skipped
     # (inf where either side is NaN): what checks.plot.heatmap draws.
     ratios: np.ndarray | None = None
-    # The kind of array: "delta", "dW" or "db" for check_network, None for gradcheck.
-    array: Kind | None = None
+    # The array of the derivation for check_network; None for gradcheck's params[p]
+    # and the identity check.
+    id: ArrayId | None = None
     # The compared arrays themselves (float64), for the diagnosis of a failure.
     analytic: np.ndarray | None = None
     numeric: np.ndarray | None = None
     tolerance: np.ndarray | None = None
     # When this array is wrong only because the delta it is built from is: that
-    # delta's name (given at construction by checks.network.network_report).
-    # Block becomes frozen once checks.netcheck.diagnose no longer sets it.
-    follows_from: str | None = None
+    # delta (checks.netcheck.diagnose finds it after the comparison, so
+    # checks.network makes each Block anew with it).
+    follows_from: ArrayId | None = None
 
     @property
     def ok(self) -> bool:
@@ -187,10 +195,7 @@ def render(report: Report) -> str:
     bad = report.mismatches
     if bad:
         lines.append(f"Mismatched elements: {len(bad)} / {report.checked}")
-        # In the order of the derivation: the deltas (BP1, then BP2 from the top
-        # layer down), then the parameter gradients built from them.
-        order = sorted(report.blocks, key=lambda b: (b.array != "delta", -(b.layer or 0)))
-        for b in order:
+        for b in sorted(report.blocks, key=_listing_key):
             lines.extend(_mismatch_lines(b))
     skipped = [e for b in report.blocks for e in b.skipped]
     if skipped:
@@ -208,7 +213,7 @@ def _block_line(b: Block) -> str:
         f"{b.equation:<8} {b.name:<10} {b.method:<13} {b.worst_error:>12.2e} "
         f"{b.worst_tolerance:>10.2e} {b.worst_ratio:>8.2g} {b.checked:>8} "
         f"{len(b.skipped):>8}" + ("" if b.ok else "  MISMATCH")
-        + (f" (follows from {b.follows_from})" if b.follows_from else "")
+        + (f" (follows from {b.follows_from.name})" if b.follows_from else "")
     )
 
 
@@ -225,15 +230,21 @@ def diagnosis_lines(findings: Sequence[Finding], blocks: Sequence[Block]) -> lis
     lines = ["Diagnosis (the backward pass, from the output layer down):"]
     for finding in findings:
         lines.extend(finding_lines(finding))
-    consequences = [b for b in blocks if b.follows_from]
+    consequences = [(b, b.follows_from) for b in blocks if b.follows_from is not None]
     if consequences:
         lines.append("  Wrong only because the delta they are built from is wrong: "
-                     + ", ".join(f"{b.name} ({b.equation}, from {b.follows_from})"
-                                 for b in consequences))
+                     + ", ".join(f"{b.name} ({b.equation}, from {source.name})"
+                                 for b, source in consequences))
     if any(b.method == NOT_GIVEN for b in blocks):
         lines.append("  delta not given: a wrong dW or db may come from BP1/BP2 or from "
                      "BP3/BP4 itself; return delta to tell them apart")
     return lines
+
+
+def _listing_key(b: Block) -> tuple[bool, int]:
+    """In the order of the derivation (backprop.arrays.listing_key); gradcheck's
+    blocks, which have no ArrayId, keep their order."""
+    return listing_key(b.id) if b.id is not None else (True, 0)
 
 
 SHOWN_PER_ARRAY = 3  # mismatched elements listed per array; the rest are counted
@@ -243,7 +254,7 @@ def _mismatch_lines(b: Block) -> list[str]:
     """An array's mismatches, worst (error / tolerance) first, at most SHOWN_PER_ARRAY."""
     if not b.mismatches:
         return []
-    follows = f", follows from {b.follows_from}" if b.follows_from else ""
+    follows = f", follows from {b.follows_from.name}" if b.follows_from else ""
     lines = [f"  {b.name} ({b.equation}{follows}): {len(b.mismatches)} of {b.checked} "
              "elements"]
     worst = sorted(b.mismatches, key=lambda e: -e.error / max(e.tolerance, 1e-300))
@@ -263,7 +274,7 @@ def compare(
     tolerance: np.ndarray,
     skip: np.ndarray,
     index_names: tuple[str, ...],
-    array: Kind | None = None,
+    id: ArrayId | None = None,
 ) -> Block:
     """Apply the closeness rule |analytic - numeric| <= tolerance element by element.
 
@@ -296,7 +307,7 @@ def compare(
         worst_tolerance=float(tolerance[worst]) if ratio.size else 0.0,
         worst_ratio=float(ratio[worst]) if ratio.size else 0.0,
         ratios=np.where(skip, np.nan, ratio),
-        array=array,
+        id=id,
         analytic=analytic,
         numeric=numeric,
         tolerance=tolerance,
@@ -311,4 +322,4 @@ def not_given(array: ArrayId) -> Block:
     that keeps only dW and db): nothing checked, nothing failed, method "not given"."""
     return Block(equation=array.equation, name=array.name, layer=array.layer,
                  method=NOT_GIVEN, checked=0, skipped=[], mismatches=[], worst_error=0.0,
-                 worst_tolerance=0.0, worst_ratio=0.0, ratios=None, array=array.kind)
+                 worst_tolerance=0.0, worst_ratio=0.0, ratios=None, id=array)

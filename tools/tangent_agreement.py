@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop import Array, ArrayId, Gradients, Network, loop, vectorized
+from backprop import Array, Gradients, Network, loop, vectorized
 from checks import check_network
 from checks.engine.stencils import COMPLEX_STEP, U64
 from checks.netcheck import perturb
@@ -66,11 +66,11 @@ def numbers(net: Network, X: Array, Y: Array) -> Worst:
     for b_new, b_old, scale in zip(new, old, scales(model, g), strict=True):
         assert b_new.numeric is not None and b_old.numeric is not None
         assert b_new.tolerance is not None and b_new.ratios is not None
-        assert b_new.array is not None and b_new.layer is not None
+        assert b_new.id is not None
         smooth = ~np.isnan(b_new.ratios)  # kinks: skipped, their numbers unused
         diff = np.where(smooth, np.abs(b_new.numeric - b_old.numeric), 0.0)
         worst["tolerance"] = max(worst["tolerance"], float(np.max(diff / b_new.tolerance)))
-        exact = ArrayId(b_new.array, b_new.layer, net.L).of(precise).astype(np.float64)
+        exact = b_new.id.of(precise).astype(np.float64)
         for key, d in (("ulps", diff), ("new vs precise", np.abs(b_new.numeric - exact)),
                        ("old vs precise", np.abs(b_old.numeric - exact))):
             d = np.where(smooth, d, 0.0)
@@ -86,7 +86,7 @@ def outline(r: Report) -> Any:
     return (r.ok, r.method, r.method_reason,
             [(b.name, b.ok, b.checked, [e.index for e in b.skipped],
               [e.index for e in b.mismatches], b.follows_from) for b in r.blocks],
-            [(f.equation, f.array, f.layer, f.slip is not None) for f in r.findings])
+            [(f.id, f.slip is not None) for f in r.findings])
 
 
 def checks(net: Network, X: Array, Y: Array, k: int) -> Iterator[Callable[[], Report]]:

@@ -35,45 +35,40 @@ from backprop.slips import recomputed
 from checks.netcheck.error_model import Model, Table, Term, local_terms
 from checks.report import NOT_GIVEN, Block, Finding
 
-Arrays = Gradients | Mapping[ArrayId, Array]
-
 
 @dataclass(frozen=True)
 class Diagnosis:
     """What the numbers say about a failed check, in backward order.
 
     findings: the broken equations, each with its slip where the numbers show one.
-    follows_from: block name -> the delta it is built from, for each mismatched
-    array whose own equation holds (wrong only because that delta is wrong).
+    follows_from: array -> the delta it is built from, for each mismatched array
+    whose own equation holds (wrong only because that delta is wrong).
     """
 
     findings: tuple[Finding, ...] = ()
-    follows_from: Mapping[str, str] = field(default_factory=dict)
+    follows_from: Mapping[ArrayId, ArrayId] = field(default_factory=dict)
 
 
 def diagnose(model: Model, g: Gradients, blocks: Sequence[Block]) -> Diagnosis:
     """The broken equations and the arrays that only follow from a wrong delta, in
     backward order; empty when every block passed. Modifies nothing."""
-    ids: dict[tuple[str | None, int | None], ArrayId] = {
-        (a.kind, a.layer): a for a in backward_order(model.ref.L)}
-    bad = {ids[(b.array, b.layer)]: b for b in blocks
-           if not b.ok and b.method != NOT_GIVEN and (b.array, b.layer) in ids}
+    bad = {b.id: b for b in blocks if b.id is not None and not b.ok and b.method != NOT_GIVEN}
     if not bad:
         return Diagnosis()
     local = _Local(model, g, set(bad))
     findings: list[Finding] = []
-    follows: dict[str, str] = {}
+    follows: dict[ArrayId, ArrayId] = {}
     for array in backward_order(model.ref.L):
         block = bad.get(array)
         if block is None:
             continue
         source = local.source(array)
         if source is not None and local.holds(array):
-            follows[block.name] = source.name
+            follows[array] = source
             continue
         slips = _slip_lines(local, block, array)
-        findings.append(Finding(block.equation, array.kind, array.layer,
-                                _root_line(local, block, array), "; ".join(slips) or None))
+        findings.append(Finding(array, _root_line(local, block, array),
+                                "; ".join(slips) or None))
     return Diagnosis(tuple(findings), follows)
 
 
@@ -190,7 +185,7 @@ class _Local:
         ref, table, l = self.model.ref, self.table, array.layer
         if array.kind == "delta":
             t = ref.W[l + 1].T @ upstream
-            d = table.of.sigma_prime[l]
+            d = table.magnitudes.sigma_prime[l]
             assert d is not None
             bound = (table.W_T_delta(l, np.abs(upstream)).worst * d
                      + table.times_sigma_prime(l, np.abs(t)).worst
@@ -233,9 +228,6 @@ class _Local:
         except (ValueError, IndexError):  # a slip that does not fit this network's shapes
             return []
         return [(words, value) for words, value in values if np.all(np.isfinite(value))]
-
-
-
 
 
 def _worst(term: Term | None) -> Array | float:

@@ -80,7 +80,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop import Activation, Array, ArrayId, Network
-from backprop.arrays import backward_order
+from backprop.arrays import per_array
 from backprop.feedforward import forward_arrays
 from checks.engine.stencils import COMPLEX_STEP, U64
 
@@ -189,7 +189,7 @@ class Magnitudes:
 @dataclass(frozen=True)
 class Table:
     """The local rounding terms of one network and batch (see the module docstring),
-    read from `of`, the reference's magnitudes.
+    read from `magnitudes`, the reference's.
 
     The terms of the forward pass and of BP1 are fixed; those of BP2-BP4 are
     given the magnitude M of the deltas they read (see Magnitudes). unit_bounds:
@@ -202,24 +202,25 @@ class Table:
     dC_da: Term | None  # None: the cost's simplified BP1 needs no dC/da
     delta_L: Term
     sums: Term
-    of: Magnitudes
+    magnitudes: Magnitudes
     unit_bounds: bool = False
 
     def W_T_delta(self, l: int, M_next: Array) -> Term:
         """W[l+1]^T delta[l+1]: a dot product of n_{l+1} terms."""
-        return self.term(self.of.W_T_delta(l, M_next), self.of.W[l + 1].shape[0] + 1)
+        return self.term(self.magnitudes.W_T_delta(l, M_next),
+                         self.magnitudes.W[l + 1].shape[0] + 1)
 
     def times_sigma_prime(self, l: int, M_t: Array) -> Term:
         """(W^T delta) ⊙ sigma'(z[l]): one product."""
-        return self.term(self.of.times_sigma_prime(l, M_t))
+        return self.term(self.magnitudes.times_sigma_prime(l, M_t))
 
     def dW(self, l: int, M: Array) -> Term:
         """delta[l] a[l]^T / m: a dot product of m terms, then the division."""
-        return self.term(self.of.dW(l, M), M.shape[1] + 2)
+        return self.term(self.magnitudes.dW(l, M), M.shape[1] + 2)
 
     def db(self, l: int, M: Array) -> Term:
         """The mean of delta[l] over m examples."""
-        return self.term(self.of.db(l, M), M.shape[1] + 1)
+        return self.term(self.magnitudes.db(l, M), M.shape[1] + 1)
 
     def term(self, bound: Array, roundings: int = 0) -> Term:
         return Term(np.ones(np.shape(bound)) if self.unit_bounds else bound, roundings)
@@ -266,6 +267,7 @@ def local_terms(ref: Reference, cached: bool, ulps: float = ULPS) -> Table:
     sums = Term((a[L].shape[0] + 4) * (P + spread), unit=weight_of_sums(sigma_L, ref.u))
     return Table(z_terms, a_terms, sigma_prime_terms, dC_da, delta_L, sums,
                  Magnitudes(abs_W, abs_a, abs_sigma_prime, g, P))
+
 
 def general_bp1(net: Network, z_L: Array, a_L: Array, Y: Array,
                 ulps: float = ULPS) -> Array | float:
@@ -320,7 +322,7 @@ class WorstCase:
     table), on the rounding of z and of every gradient element."""
 
     z: list[Array]
-    grads: dict[ArrayId, Array]
+    bounds: dict[ArrayId, Array]  # per array of delta, db and dW
 
 
 def propagate(ref: Reference, of: Magnitudes, local: Table) -> WorstCase:
@@ -363,8 +365,7 @@ def propagate(ref: Reference, of: Magnitudes, local: Table) -> WorstCase:
             + local.dW(l, P_delta[l]).worst for l in range(L)]
     E_db = [E_delta[l].mean(axis=1, keepdims=True) + local.db(l, P_delta[l]).worst
             for l in range(L)]
-    by_kind = {"delta": E_delta, "dW": E_dW, "db": E_db}
-    return WorstCase(E_z, {a: by_kind[a.kind][a.layer] for a in backward_order(L)})
+    return WorstCase(E_z, per_array(L, delta=E_delta, db=E_db, dW=E_dW))
 
 
 def flush_terms(ref: Reference, table: Table) -> Table:
@@ -409,5 +410,5 @@ def tolerance(ref: Reference, E: WorstCase, D: Mapping[ArrayId, Array],
     """
     floor = COMPARISON_FLOOR * ref.tiny
     tol = {a: np.minimum(ref.tolerance_per_E * E_a, SAFETY * D[a])
-           + (floor + FIRST_ORDER * ref.tiny * F.grads[a]) for a, E_a in E.grads.items()}
-    return Model(ref, E.grads, tol, [ref.u * e for e in E.z])
+           + (floor + FIRST_ORDER * ref.tiny * F.bounds[a]) for a, E_a in E.bounds.items()}
+    return Model(ref, E.bounds, tol, [ref.u * e for e in E.z])

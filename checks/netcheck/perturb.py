@@ -195,13 +195,18 @@ def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
         j, i = np.divmod(ks, n_prev)  # W[l][j, i] moves z[l][j, :] by a[l][i, :]
         return j, ref.a[l][i, :]
 
-    how = {  # (per_example, the perturbed values, row, moves) of each kind
-        "delta": (True, ref.z[l], ones, lambda U: U),
-        "db": (False, ref.b[l], ones, lambda U: np.broadcast_to(U, (*U.shape[:2], m))),
-        "dW": (False, ref.W[l], weight, lambda U: U @ ref.a[l]),
-    }
-    return [Target(a, a.of(g), E[a], tol[a], *how[a.kind])
-            for a in backward_order(ref.L) if a.layer == l and (a.kind != "delta" or g.delta)]
+    def target(a: ArrayId) -> Target:
+        if a.kind == "delta":  # z[l][j, x] itself: each column its own cost C_x
+            return Target(a, a.of(g), E[a], tol[a], per_example=True, values=ref.z[l],
+                          row=ones, moves=lambda U: U)
+        if a.kind == "db":  # b[l][j] moves z[l][j, :] by the step, in every column
+            return Target(a, a.of(g), E[a], tol[a], per_example=False, values=ref.b[l],
+                          row=ones, moves=lambda U: np.broadcast_to(U, (*U.shape[:2], m)))
+        return Target(a, a.of(g), E[a], tol[a], per_example=False, values=ref.W[l],
+                      row=weight, moves=lambda U: U @ ref.a[l])
+
+    return [target(a) for a in backward_order(ref.L)
+            if a.layer == l and (a.kind != "delta" or g.delta)]
 
 
 def elementwise(model: Model, l: int, t: Target, method: Method,
@@ -239,7 +244,7 @@ def elementwise(model: Model, l: int, t: Target, method: Method,
                                     advance=advance, tangents=tangents)
     return compare(t.id.equation, t.id.name, l, method.name, t.analytic,
                    numeric.value.reshape(shape), t.tol + numeric.error.reshape(shape),
-                   numeric.kinked.reshape(shape), t.id.index_names, array=t.id.kind)
+                   numeric.kinked.reshape(shape), t.id.index_names, id=t.id)
 
 
 def directional(model: Model, l: int, t: Target, method: Method, k: int,
@@ -269,7 +274,7 @@ def directional(model: Model, l: int, t: Target, method: Method, k: int,
            + t.analytic.size * U64 * np.sum(t.scale * np.abs(U), axis=axes))
     block = compare(t.id.equation, f"{t.id.name}·u", l, f"{method.name}/dir", analytic,
                     numeric.value, tol + numeric.error, np.zeros(numeric.value.shape, dtype=bool),
-                    ("u", "x") if t.per_example else ("u",), array=t.id.kind)
+                    ("u", "x") if t.per_example else ("u",), id=t.id)
     return block if block.ok and not np.any(numeric.kinked) else None
 
 

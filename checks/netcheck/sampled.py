@@ -1,6 +1,6 @@
 """D, the sampled deviations of the error model (see checks.netcheck.error_model).
 
-The gradients are computed again, SAMPLES times, by the plain template
+The gradients are computed again, SAMPLES times, by the derivation
 (backprop.derivation) in float64, with every intermediate moved by a random
 fraction, uniform in [-1, 1], of (u + u64) times its local rounding bound from
 the table, a sum's by sqrt(roundings). D is, per element of delta, dW and db,
@@ -20,7 +20,7 @@ Terms = dict[str, list[tuple[Term, ...]]]
 
 
 def sampled_terms(ref: Reference, table: Table, base: Gradients) -> Terms:
-    """The terms each intermediate of the template is moved by, keyed by the name
+    """The terms each intermediate of the derivation is moved by, keyed by the name
     its rounding hook gives it, a tuple per layer (delta^L: its own, then the
     output sums). BP2-BP4 read the magnitudes of the unperturbed deltas (base).
     """

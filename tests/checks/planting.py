@@ -71,8 +71,8 @@ def skipped_elements(blocks: Sequence[Block]) -> set[Element]:
     """(field, layer, index) of every element a report skipped at a kink."""
     out: set[Element] = set()
     for b in blocks:
-        assert b.array is not None and b.layer is not None
-        out |= {(b.array, b.layer, e.index) for e in b.skipped}
+        assert b.id is not None
+        out |= {(b.id.kind, b.id.layer, e.index) for e in b.skipped}
     return out
 
 

@@ -24,7 +24,7 @@ def scales(model: Model, g: Gradients) -> Iterator[Array]:
     spread of softmax's log-sum-exp), not |delta^L|, which may cancel."""
     ref = model.ref
     loc = tangent.local_derivatives(model, COMPLEX_STEP.step(U64))
-    P = local_terms(ref, cached=False).of.P
+    P = local_terms(ref, cached=False).magnitudes.P
     if not ref.net.sigma[-1].elementwise:
         P = P + np.abs(ref.a[-1]) * np.sum(np.abs(ref.Y), axis=0, keepdims=True)
     absolute = dataclasses.replace(loc, c=[np.abs(c) for c in loc.c],

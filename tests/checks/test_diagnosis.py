@@ -79,7 +79,7 @@ def test_every_slip_of_the_catalogue_is_planted_and_the_named_ones_are_named():
 
 def test_arrays_built_from_a_wrong_delta_are_marked_as_consequences():
     report = run(mutant("BP2 with sigma'(a)"))
-    follows = {b.name: b.follows_from for b in report.blocks if not b.ok}
+    follows = {b.name: b.follows_from and b.follows_from.name for b in report.blocks if not b.ok}
     assert follows["db[1]"] == follows["dW[1]"] == "delta[1]"
     assert follows["delta[1]"] is None  # the cause itself
     assert "MISMATCH (follows from delta[1])" in str(report)

@@ -1,4 +1,4 @@
-"""The error model's pieces: the plain template (backprop.derivation) and the table of
+"""The error model's pieces: the derivation (backprop.derivation) and the table of
 local rounding terms (checks.netcheck.error_model) that both E and the sampled deviations read."""
 
 import numpy as np
@@ -12,16 +12,13 @@ from checks.netcheck.error_model import Term, flush_terms, local_terms, propagat
 from checks.netcheck.sampled import sampled_terms
 from checks.strategies import batches, networks
 
-NAMES = {"z", "a", "sigma_prime", "dC_da", "delta_L", "W_T_delta", "times_sigma_prime",
-         "dW", "db"}
-
 
 def plain(net, X, Y, **options):
     return derivation.backprop(net.weights, net.biases, net.sigma, net.cost_fn, X, Y, **options)
 
 
 @given(data=st.data(), net=networks(max_depth=4, dtypes=(np.float64, np.float32)))
-def test_the_template_is_a_correct_backprop(data, net):
+def test_the_derivation_is_a_correct_backprop(data, net):
     X, Y = data.draw(batches(net))
     g = plain(net, X, Y)
     assert check_network(net, X, Y, impl=lambda *_: g, cached_derivatives=False).ok
@@ -35,8 +32,8 @@ def test_sigma_prime_from_the_cached_activation_is_a_correct_backprop(data, net)
 
 
 @given(data=st.data(), net=networks(max_depth=4, dtypes=(np.float64, np.float32)))
-def test_every_intermediate_the_template_rounds_has_a_local_bound_in_the_table(data, net):
-    """The sampled deviations move exactly what the template hands to its rounding
+def test_every_intermediate_the_derivation_rounds_has_a_local_bound_in_the_table(data, net):
+    """The sampled deviations move exactly what the derivation hands to its rounding
     hook, by the table's terms: a renamed or new intermediate without a term would
     silently not be sampled."""
     X, Y = data.draw(batches(net))
@@ -51,16 +48,17 @@ def test_every_intermediate_the_template_rounds_has_a_local_bound_in_the_table(d
         return value
 
     derivation.backprop(ref.W, ref.b, net.sigma, net.cost_fn, ref.X, ref.Y, rounding=record)
-    assert {name for name, _ in called} <= NAMES
+    unknown = {name for name, _ in called} - set(terms)
+    assert not unknown, f"rounded by the derivation, unknown to the sampled terms: {unknown}"
     for name, l in called:
-        assert terms[name][l], f"{name}[{l}] is rounded by the template but has no term"
+        assert terms[name][l], f"{name}[{l}] is rounded by the derivation but has no term"
         for term in terms[name][l]:
             assert np.all(np.isfinite(term.sampled)) and np.all(term.sampled >= 0), (name, l)
     unused = [(name, l) for name, per_layer in terms.items() for l, t in enumerate(per_layer)
               if t and (name, l) not in called]
     # The output layer's sigma' is not computed where the cost's a - y replaces BP1.
     allowed = [("sigma_prime", net.L - 1)] if net.cost_fn.delta is not None else []
-    assert unused in ([], allowed), f"terms that the template never rounds: {unused}"
+    assert unused in ([], allowed), f"terms that the derivation never rounds: {unused}"
 
 
 @pytest.mark.parametrize(("roundings", "worst", "sampled"), [(0, 3.0, 3.0), (9, 27.0, 9.0)])
@@ -117,9 +115,9 @@ def test_the_flush_table_is_the_table_with_one_unit_per_element_and_its_rounding
                           (table.dW(1, M), flush.dW(1, M)), (table.db(1, M), flush.db(1, M))]:
         assert np.all(unit.bound == 1.0) and unit.bound.shape == rounded.bound.shape
         assert unit.roundings == rounded.roundings
-    assert flush.of is table.of, "F is carried through the same magnitudes as E"
-    E, F = propagate(ref, table.of, table), propagate(ref, table.of, flush)
-    assert list(E.grads) == list(F.grads) == list(backward_order(net.L))
+    assert flush.magnitudes is table.magnitudes, "F is carried through the same magnitudes as E"
+    E, F = propagate(ref, table.magnitudes, table), propagate(ref, table.magnitudes, flush)
+    assert list(E.bounds) == list(F.bounds) == list(backward_order(net.L))
 
 
 def test_the_model_keys_its_bounds_and_tolerances_by_array():
