@@ -72,7 +72,8 @@ def backward_from_cached_a(p: Pass, l: int, g: Array) -> Array:
 
 def general_output_delta(p: Pass) -> Array:
     """BP1 in its general form: delta^L = dC/da^L ⊙ sigma'(z^L) (J^T dC/da for softmax),
-    whatever the cost; what a − y simplifies."""
+    whatever the cost: what a - y simplifies, and what checks.netcheck.identity checks it
+    against."""
     L, r = p.L, p.rounding
     g = r("dC_da", L - 1, p.cost_fn.dC_da(p.a[L], p.Y))
     return r("delta_L", L - 1, p.steps.backward(p, L - 1, g))
