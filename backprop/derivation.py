@@ -70,13 +70,20 @@ def backward_from_cached_a(p: Pass, l: int, g: Array) -> Array:
     return rule(p.a[l + 1].copy(), g.copy())
 
 
-def output_delta(p: Pass) -> Array:
-    """BP1: delta^L = dC/da^L ⊙ sigma'(z^L), or the cost's simplification a^L - y."""
+def general_output_delta(p: Pass) -> Array:
+    """BP1 in its general form: delta^L = dC/da^L ⊙ sigma'(z^L) (J^T dC/da for softmax),
+    whatever the cost: what a - y simplifies, and what checks.netcheck.identity checks it
+    against."""
     L, r = p.L, p.rounding
-    if p.cost_fn.delta is not None:
-        return r("delta_L", L - 1, p.cost_fn.delta(p.a[L], p.Y))
     g = r("dC_da", L - 1, p.cost_fn.dC_da(p.a[L], p.Y))
     return r("delta_L", L - 1, p.steps.backward(p, L - 1, g))
+
+
+def output_delta(p: Pass) -> Array:
+    """BP1: the cost's simplification a^L - y where it has one, else the general form."""
+    if p.cost_fn.delta is not None:
+        return p.rounding("delta_L", p.L - 1, p.cost_fn.delta(p.a[p.L], p.Y))
+    return general_output_delta(p)
 
 
 def hidden_delta(p: Pass, l: int, delta_next: Array) -> Array:

@@ -16,13 +16,16 @@ sigma' for one activation, or a `finish` applied to the gradients.
 A slip the numbers show without recomputing it (every element m times too
 large, one element wrong) is named by the diagnosis's ratios and patterns, and
 a wrong sigma' only shows as the equation it breaks: `named` says which. The
-order of SLIPS is the order the diagnosis tries them in. Adding a slip is
-adding one entry here (and the network it shows up on to tests/checks/mutants.py).
+order of SLIPS is the order the diagnosis tries them in; BY_NAME finds one by its
+name. Adding a slip is adding one entry here, and the network it shows up on to
+tests/checks/mutants.py (SHOWN_ON): the tests then plant it there, require the
+checker to catch it at that equation and layer, and the diagnosis to say its words
+(unless it is "not named").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -222,6 +225,9 @@ SLIPS: Sequence[Slip] = (
     Slip("identity' as z", "sigma'", "identity' returns z instead of 1",
          activation="identity", sigma_prime=lambda z: z.copy(), named="not named"),
 )
+
+
+BY_NAME: Mapping[str, Slip] = {slip.name: slip for slip in SLIPS}
 
 
 def recomputed(equation: str, p: Pass, l: int) -> list[Slip]:

@@ -115,13 +115,14 @@ def test_simplified_output_delta_is_a_minus_y_and_equals_general_bp1(cost_name, 
     net = data.draw(networks(costs=[cost_name], max_scale=2.0))
     X, Y = data.draw(batches(net))
     trace = forward(net, X)
-    a, z = trace.a[-1], trace.z[-1]
+    a = trace.a[-1]
     delta = vectorized.backprop(net, X, Y).delta[-1]
     np.testing.assert_array_equal(delta, a - Y, err_msg="the code does not use a - y")
     # General BP1: J_sigma(z)^T dC/da. It divides by a (1 - a) (or a), so its
     # rounding error is relative to |a - y| / min(a, 1 - a).
     with np.errstate(divide="ignore", invalid="ignore"):  # a saturated to 0 or 1
-        general = net.sigma[-1].backward(z, net.cost_fn.dC_da(a, Y))
+        general = derivation.general_output_delta(
+            derivation.Pass(net.weights, net.sigma, net.cost_fn, Y, trace.z, trace.a))
     ok = np.minimum(a, 1 - a) > 1e-6
     tol = 64 * np.finfo(np.float64).eps * (np.abs(a) + np.abs(Y)) / np.maximum(
         np.minimum(a, 1 - a), 1e-300)

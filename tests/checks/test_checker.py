@@ -9,7 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from backprop import Gradients, Network, vectorized
+from backprop import Gradients, Network, derivation, forward, vectorized
+from backprop.slips import BY_NAME, plant
 from checks import check_network
 from checks.cli.sweep import random_batch
 from checks.engine.stencils import METHODS
@@ -118,14 +119,15 @@ def test_directional_mode_compares_projections_when_all_is_well():
 def test_a_report_is_frozen_and_renders_its_findings_when_asked():
     net = Network.random([3, 4, 2], ["tanh", "sigmoid"], "cross_entropy", seed=6)
     X, Y = random_batch(net, 5, 6)
-    g = vectorized.backprop(net, X, Y)
-    halved = Gradients(g.delta, g.dW, [b / 2 for b in g.db])
-    report = check_network(net, X, Y, impl=lambda *_: halved)
+    report = check_network(net, X, Y, impl=plant(BY_NAME["BP3 first example only"]))
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.title = "changed"  # type: ignore[misc]
-    assert report.findings and report.diagnosis[0].startswith("Diagnosis")
-    assert report.as_dict()["diagnosis"] == report.diagnosis
-    assert "\n".join(report.diagnosis) in str(report)
+    matches = "    matches: the first example's delta only, not the batch mean"
+    diagnosis = ["Diagnosis (the backward pass, from the output layer down):",
+                 "  BP3 at layer 1: db[1] != mean over the batch of your delta[1]", matches,
+                 "  BP3 at layer 0: db[0] != mean over the batch of your delta[0]", matches]
+    assert report.diagnosis == diagnosis and report.as_dict()["diagnosis"] == diagnosis
+    assert "\n".join(diagnosis) in str(report)
 
 
 def test_saturated_units_are_checked_to_full_precision_without_cached_derivatives():
@@ -173,11 +175,10 @@ def test_progress_counts_elements_up_to_every_element_of_delta_dW_db():
 def _general_bp1(net, X, Y):
     """vectorized's gradients with delta^L in BP1's general form, dC/da ⊙ sigma'(z),
     as a student derives it: for cross-entropy dC/da = (a - y) / (a (1 - a))."""
-    from backprop import forward
-
     g = vectorized.backprop(net, X, Y)
     trace = forward(net, X)
-    delta_L = net.sigma[-1].backward(trace.z[-1], net.cost_fn.dC_da(trace.a[-1], Y))
+    delta_L = derivation.general_output_delta(
+        derivation.Pass(net.weights, net.sigma, net.cost_fn, Y, trace.z, trace.a))
     return Gradients(delta=[*g.delta[:-1], delta_L], dW=g.dW, db=g.db)
 
 

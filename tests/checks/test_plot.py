@@ -22,7 +22,9 @@ def _problem():
 
 
 def last_row_of_dW0_never_computed(net, X, Y):
-    """BP4 slip: the loop over neurons j of layer 1 stops one short."""
+    """BP4 slip: the loop over neurons j of layer 1 stops one short. The test's own
+    planted numbers, not a catalogue slip: the heatmap needs one wrong row among right
+    ones, a pattern no entry of backprop.slips makes."""
     g = vectorized.backprop(net, X, Y)
     dW0 = g.dW[0].copy()
     dW0[-1, :] = 0.0

@@ -8,7 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from backprop import Gradients, Network, vectorized
+from backprop import Network
+from backprop.slips import BY_NAME, plant
 from checks import assert_gradients, assert_network, check_network
 
 
@@ -20,10 +21,7 @@ def _problem():
     return net, X, Y
 
 
-def dW_missing_one_over_m(net, X, Y):
-    """BP4 slip: dW[1] = delta a^T, the batch sum instead of the mean."""
-    g = vectorized.backprop(net, X, Y)
-    return Gradients(g.delta, [g.dW[0], g.dW[1] * X.shape[1]], g.db)
+dW_missing_one_over_m = plant(BY_NAME["BP4 missing 1/m"])  # dW = delta a^T in every layer
 
 
 def test_assert_network_passes_on_both_implementations_and_returns_the_report():
@@ -45,7 +43,7 @@ def test_assert_network_raises_with_the_report_naming_bp4_on_a_planted_bug():
         assert_network(net, X, Y, impl=dW_missing_one_over_m)
     message = str(exc.value)
     assert message == str(check_network(net, X, Y, impl=dW_missing_one_over_m))
-    assert "BP4 dW[1][j=0, i=0]" in message and "Mismatched elements: 8 / " in message
+    assert "BP4 dW[1][j=0, i=0]" in message and "Mismatched elements: 20 / " in message
 
 
 def test_assert_gradients_passes_on_a_right_gradient():

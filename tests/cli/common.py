@@ -10,7 +10,10 @@ ONE_NETWORK = ["--sizes", "3,4,2", "--activations", "tanh", "--cost", "quadratic
 
 def plant_bp4_slip(tmp_path, monkeypatch):
     """mybackprop.py in tmp_path, the current directory: --impl mybackprop:backprop is the
-    vectorized backprop with every dW doubled (a BP4 slip)."""
+    vectorized backprop with every dW doubled (a BP4 slip).
+
+    Written by hand as a user's file --impl imports, not planted from backprop.slips:
+    any BP4 slip will do, and this one (in no catalogue entry) is one line of a user's code."""
     (tmp_path / "mybackprop.py").write_text(textwrap.dedent("""
         from backprop import Gradients, vectorized
 

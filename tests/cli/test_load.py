@@ -26,6 +26,8 @@ def test_cli_user_backprop_with_a_malformed_result_exits_2_without_the_usage_ban
     assert "usage:" not in err
 
 
+# A user's file, so written as a user writes it: the catalogue's "BP2 with W for W^T"
+# (backprop.slips), which on this network's non-square W[1] crashes in the matmul.
 WRONG_TRANSPOSE = """
     import numpy as np
     from backprop import Gradients
