@@ -6,9 +6,10 @@
 
 Index convention of the package: l is 0-based, so delta[l] is delta^{l+1} of the
 derivation. Results about arrays travel in mappings keyed by `ArrayId`. Their
-orders are defined here once: `backward_order(L)`, the order backprop computes
-them in; `listing_key`, the order a report lists mismatches in; `PICTURE_COLUMNS`,
-a layer's panels in the heatmap.
+orders are defined here once: `backward_order(L)`, the order of dependence (from
+the output layer down, each delta before the db and dW built from it);
+`listing_key`, the order a report lists mismatches in; `PICTURE_COLUMNS`, a
+layer's panels in the heatmap.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from backprop._types import Array
 from backprop.network import Gradients
 
 Kind = Literal["delta", "db", "dW"]
-KINDS: tuple[Kind, ...] = ("delta", "db", "dW")  # within a layer, in the order of backprop
+KINDS: tuple[Kind, ...] = ("delta", "db", "dW")  # within a layer: delta, then what is built from it
 # The derivation's letters for the axes of each kind: j a neuron of layer l+1 (the
 # array's own layer), i of layer l (its input), x an example. db has one column,
 # whose index is not named.
@@ -64,7 +65,8 @@ class ArrayId:
 
 
 def backward_order(L: int) -> Iterator[ArrayId]:
-    """Every array of an L-layer network in the order backprop computes them:
+    """Every array of an L-layer network from the output layer down, each delta before
+    the db and dW built from it (the order the checker checks them in):
     delta[L-1], db[L-1], dW[L-1], delta[L-2], ..., dW[0]."""
     for l in range(L - 1, -1, -1):
         for kind in KINDS:
