@@ -241,8 +241,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     Raises TypeError/ValueError for bad arguments (all checked before impl runs)
     or a malformed result of impl.
     """
-    check_net(net)
-    X, Y = check_XY(net, X, Y)
+    X, Y = check_XY(net, X, Y)  # checks net first
     rng = np.random.default_rng(check_seed(seed, optional=False))
     fn, name = _implementation(impl)
     check_method(method)
@@ -250,7 +249,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
-    model = error_model(reference(net, X, Y), cached, ulps)
+    model = analyse(net, X, Y, cached, ulps)
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
                                   progress=progress)
@@ -274,7 +273,7 @@ def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Grad
     A correct computation of the gradients in the network's dtype (unit
     roundoff u) is off by at most about u * E, element by element.
     """
-    X, Y = check_XY(check_net(net), X, Y)
+    X, Y = check_XY(net, X, Y)
     model = analyse(net, X, Y, ulps=_check_ulps(ulps))
     return as_gradients(model.E, net.L), model.ref.u
 
@@ -288,9 +287,8 @@ def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
     what check_network allows an element to differ from the numerical reference,
     before the numerical method's own error.
     """
-    check_net(net)
-    cached = _check_cached(cached_derivatives)
-    ulps = _check_ulps(ulps)
+    check_net(net)  # before the options, as check_network
+    cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
     X, Y = check_XY(net, X, Y)
     model = analyse(net, X, Y, cached, ulps)
     return as_gradients(model.tol, net.L)
