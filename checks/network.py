@@ -287,7 +287,7 @@ def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
     what check_network allows an element to differ from the numerical reference,
     before the numerical method's own error.
     """
-    check_net(net)  # before the options, as check_network
+    check_net(net)  # net, then the options, then X and Y
     cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
     X, Y = check_XY(net, X, Y)
     model = analyse(net, X, Y, cached, ulps)
