@@ -31,6 +31,10 @@ class Element:
     numeric: float
     error: float
     tolerance: float
+    # Why an element was not verified ("not differentiable here", "f too noisy ..."):
+    # for skipped (unverified) elements; their tolerance is then the smallest error
+    # the check could have seen there.
+    reason: str = ""
 
     def where(self) -> str:
         """'BP4 dW[1][j=1, i=3]': indices named as in the derivation; an index whose
@@ -92,9 +96,16 @@ class Block:
     # delta (checks.netcheck.diagnose finds it after the comparison, so
     # checks.network makes each Block anew with it).
     follows_from: ArrayId | None = None
+    # Of the checked elements, those at a kink verified as subgradients: the analytic
+    # value lies between the one-sided derivatives there.
+    subgradients: int = 0
+    # The detection floor: the smallest error in one element, relative to the array's
+    # scale, that this check would have caught (None: not computed by this check).
+    floor: float | None = None
 
     @property
     def ok(self) -> bool:
+        """No element mismatched (unverified elements are the report's to judge)."""
         return not self.mismatches
 
     def as_dict(self) -> dict[str, Any]:
@@ -135,10 +146,14 @@ class Report:
     # What the numbers say about a failure (checks.netcheck.diagnose): the broken
     # equations in backward order.
     findings: list[Finding] = field(default_factory=list)
+    # Whether elements left unverified (skipped) still let the report be ok.
+    accept_unverified: bool = True
 
     @property
     def ok(self) -> bool:
-        return all(b.ok for b in self.blocks)
+        """Every element verified and matched; unverified ones only if accepted."""
+        return all(b.ok for b in self.blocks) and (self.accept_unverified
+                                                   or self.skipped == 0)
 
     @property
     def checked(self) -> int:
