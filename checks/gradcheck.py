@@ -1,5 +1,15 @@
 """gradcheck: any analytic gradient of f(params) -> float against numerics.
 
+Every element ends verified; verified as a subgradient at a kink (the analytic
+value between f's one-sided derivatives there); mismatched; or unverified, with
+the reason (f too noisy there, a kink too close to resolve, a grad that differs
+between two calls at the same params: grad is called twice) and the smallest
+error the check could have seen there. The error model is measured from f
+(`checks.engine.blackbox`; the rule in `checks.engine.elements`): f's noise (its
+round-off, float32 or float64, or any other noise), the finite-difference step
+that balances it against truncation, and tolerances that hold where a gradient
+is small next to the terms that made it.
+
 params is a list of arrays, or a dict name -> array (f and grad then receive
 dicts, and the report names each array by its key). This module is the front
 door: it checks params, f's value and grad's result, and names the arrays. The
@@ -18,8 +28,9 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
-from checks.engine.blackbox import BlackBox, Numerics, check_tolerances
-from checks.engine.stencils import check_method, choose_method
+from checks.engine.blackbox import BlackBox, Survey, best_step, check_tolerances, survey
+from checks.engine.elements import Elements, NotComplexSafe, unit_roundoff
+from checks.engine.stencils import RICHARDSON, check_method
 from checks.report import Report
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -78,9 +89,12 @@ def _pair(out: Any) -> tuple[Any, Any]:
 
 
 def _check_options(f: Any, grad: Any, method: Any, rtol: float, atol: float,
-                   step: Any) -> float | None:
+                   step: Any, accept_unverified: Any) -> float | None:
     """f a callable; grad a callable, or None when f returns (value, grads); a
-    known method; rtol, atol >= 0; step None or > 0 (returned as a float)."""
+    known method; rtol, atol >= 0; step None or > 0 (returned as a float);
+    accept_unverified a bool."""
+    if not isinstance(accept_unverified, bool):
+        raise TypeError(f"accept_unverified must be True or False, got {accept_unverified!r}")
     for what, fn in (("f", f), ("grad", grad)):
         if not callable(fn) and not (what == "grad" and fn is None):
             raise TypeError(f"{what} must be a callable taking a list of arrays, "
@@ -142,9 +156,11 @@ def _grad_arrays(g: Any, layout: _Layout, n: int) -> list[Any]:
     return [g[k] for k in layout.keys]
 
 
-def _check_grad(g: Any, layout: _Layout, originals: list[Array]) -> list[Array]:
-    """grad's result as float64 arrays, one per params[p] and of its shape."""
-    analytic = []
+def _check_grad(g: Any, layout: _Layout, originals: list[Array]) -> tuple[
+        list[Array], list[float]]:
+    """grad's result as float64 arrays, one per params[p] and of its shape, and each
+    one's unit roundoff (its dtype's or the params', whichever is coarser)."""
+    analytic, u_a = [], []
     for p, (gp, q) in enumerate(zip(_grad_arrays(g, layout, len(originals)), originals,
                                     strict=True)):
         where = layout.where(p)
@@ -159,7 +175,8 @@ def _check_grad(g: Any, layout: _Layout, originals: list[Array]) -> list[Array]:
             raise ValueError(f"grad returned an array of shape {gp.shape} for {where}, "
                              f"expected {q.shape}, the shape of {where}")
         analytic.append(gp.astype(np.float64))
-    return analytic
+        u_a.append(unit_roundoff(q.dtype, gp.dtype))
+    return analytic, u_a
 
 
 def gradcheck(
@@ -171,6 +188,7 @@ def gradcheck(
     rtol: float = 0.0,
     atol: float = 0.0,
     step: float | None = None,
+    accept_unverified: bool = False,
 ) -> Report:
     """Compare grad(params) with numerical derivatives of f, element by element.
 
@@ -181,26 +199,25 @@ def gradcheck(
     f is then called for every numerical evaluation, and only the value used.
     Reports name arrays params[p], or by their keys: `grad W1[i0=3, i1=7]`.
 
-    method: "auto" (complex step when f is complex-safe, detected by a probe;
-    else Richardson), "complex_step", "richardson" or "central". The probe
-    tells an f that mishandles complex input from one that has a kink within
-    the probe's step, and says which (`checks.engine.probe`). The tolerance is
-    the error model of `checks.engine.blackbox`; rtol/atol can only widen it.
-    Finite differences skip elements whose stencil reaches a kink ("not
-    differentiable here"), as that docstring says. step: the base step h
-    instead of the method's own (see `checks.engine.stencils`; finite differences scale
-    it by max(1, |x|) rounded up to a power of two). A chosen complex step is
-    also taken at 2h, and the change estimates its truncation error
-    h^2 |f^(3)| / 6, as step halving does for finite differences, so a coarse
-    step widens the tolerance honestly.
+    Verdicts and error model: the module docstring. The report is ok only when
+    no element mismatched and none is unverified, unless accept_unverified=True;
+    rtol/atol can only widen the tolerances.
+
+    method: "auto" (complex step if the probe finds f complex-safe along every
+    params array, else Richardson), "complex_step", "richardson" or "central".
+    A complex-step estimate that fails an element is confirmed in real
+    arithmetic first (if that sides with grad, f is not complex-safe, and all is
+    read again by Richardson). step: the base step h instead of the measured one
+    (times max(1, |x|) rounded up to a power of two for finite differences; a
+    chosen complex step is also taken at 2h to estimate its truncation error).
 
     f and grad receive copies; params are never modified.
     Raises TypeError/ValueError for bad arguments (each message names the
     argument), a non-scalar, complex or non-finite f, an f that does not return
     a pair when grad is None, or a grad with the wrong type, count, keys or
-    shapes of arrays. A NaN in grad is a mismatch, not an error.
+    shapes of arrays. A NaN in grad is a mismatch of that element, not an error.
     """
-    step = _check_options(f, grad, method, rtol, atol, step)
+    step = _check_options(f, grad, method, rtol, atol, step, accept_unverified)
     layout, originals = _check_params(params)
     work = [q.astype(np.float64) for q in originals]
 
@@ -209,12 +226,37 @@ def gradcheck(
         return out if grad is not None else _pair(out)[0]
 
     center = _scalar(call([q.copy() for q in work]), "params", real=True).real
-    mine = layout.pack([q.copy() for q in originals])
-    g = grad(mine) if grad is not None else _pair(f(mine))[1]
-    analytic = _check_grad(g, layout, originals)
+    (analytic, u_a), (again, _) = (_analytic(f, grad, layout, originals) for _ in range(2))
     box = BlackBox(call, _scalar, work, tuple(layout.where(p) for p in range(len(work))))
-    chosen, reason = choose_method(method, box.complex_safe)
-    numerics = Numerics(box, chosen, step, center, rtol, atol)
-    blocks = [numerics.block(p, analytic[p], q.dtype, "grad", layout.name(p))
-              for p, q in enumerate(originals)]
-    return Report(blocks, chosen.name, reason, title="gradcheck")
+    found, names = survey(box, method, step, center), [layout.name(p) for p in range(len(work))]
+    for _ in range(2):
+        try:
+            blocks = Elements(box, found, center, rtol, atol).check(analytic, u_a, names,
+                                                                     "grad", again)
+            break
+        except NotComplexSafe as exc:  # raised by complex step only: once at most
+            found = _in_real_arithmetic(box, found, str(exc))
+    return Report(blocks, found.method.name, _reason(found), title="gradcheck",
+                  accept_unverified=accept_unverified)
+
+
+def _analytic(f: Callable[[Any], Any], grad: Callable[[Any], Any] | None, layout: _Layout,
+              originals: list[Array]) -> tuple[list[Array], list[float]]:
+    """grad at copies of params (`_check_grad`)."""
+    mine = layout.pack([q.copy() for q in originals])
+    return _check_grad(grad(mine) if grad is not None else _pair(f(mine))[1], layout, originals)
+
+
+def _in_real_arithmetic(box: BlackBox, found: Survey, why: str) -> Survey:
+    """The survey redone for Richardson, after complex step was caught disagreeing
+    with real arithmetic where f is smooth."""
+    steps = tuple(best_step(box, p, RICHARDSON, found.eps) for p in range(len(box.work)))
+    return Survey(RICHARDSON, f"complex step unusable ({why}); read in real arithmetic "
+                  "(Richardson)", found.noise, found.eps, steps)
+
+
+def _reason(found: Survey) -> str:
+    """The report's header: why this method, and f's measured noise."""
+    measured = "measured" if found.noise.accepted else "at most, measured"
+    return (f"{found.reason}; f's noise {found.noise.s:.1e} ({measured} along a random "
+            "direction)")

@@ -212,13 +212,33 @@ def render(report: Report) -> str:
         lines.append(f"Mismatched elements: {len(bad)} / {report.checked}")
         for b in sorted(report.blocks, key=_listing_key):
             lines.extend(_mismatch_lines(b))
-    skipped = [e for b in report.blocks for e in b.skipped]
-    if skipped:
-        lines.append(f"Skipped (not differentiable here): {len(skipped)}")
-        lines.extend("  " + e.where() for e in skipped[:10])
-        if len(skipped) > 10:
-            lines.append(f"  ... and {len(skipped) - 10} more")
+    lines.extend(_unverified_lines(report))
+    floors = [b for b in report.blocks if b.floor is not None]
+    if floors:
+        lines.append("Detection floor (the smallest error in one element, relative to its "
+                     "array's largest gradient, that this check catches): "
+                     + ", ".join(f"{b.name} {b.floor:.1e}" for b in floors))
     return "\n".join(lines)
+
+
+def _unverified_lines(report: Report) -> list[str]:
+    """The elements not verified: at most 10, each with its reason when it has one and
+    the smallest error the check could have seen there."""
+    skipped = [e for b in report.blocks for e in b.skipped]
+    if not skipped:
+        return []
+    if not any(e.reason for e in skipped):
+        lines = [f"Skipped (not differentiable here): {len(skipped)}"]
+        lines.extend("  " + e.where() for e in skipped[:10])
+    else:
+        verdict = ("accepted (accept_unverified=True)" if report.accept_unverified
+                   else "so the check is not ok; accept_unverified=True accepts them")
+        lines = [f"Unverified elements: {len(skipped)}, {verdict}"]
+        lines.extend(f"  {e.where()}: {e.reason}; the smallest error it could see there: "
+                     f"{e.tolerance:.2e}" for e in skipped[:10])
+    if len(skipped) > 10:
+        lines.append(f"  ... and {len(skipped) - 10} more")
+    return lines
 
 
 def _block_line(b: Block) -> str:

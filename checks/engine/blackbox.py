@@ -1,64 +1,63 @@
-"""A function known only as f: its numerical derivatives element by element, their
-tolerance, the kink re-reads and the complex-safety probe.
+"""A function known only as f: what can be measured of it before any element is checked.
 
 Shared by every front door that is given f as a black box: gradcheck (f -> a
 scalar), and next a vector-valued check_vjp (which differentiates <v, f>). f is
 called only on moved float64 copies of the params (`BlackBox`); the front door
 brings what only it knows: f's output as one number (or the error saying why
-not), the arrays' names, and the label of the report's rows.
+not), and the arrays' names.
 
-Error model (tolerance of element k of params[p]):
-  tol_k = GRADIENT_ULPS u G_p + numeric_k + atol + rtol * G_p
-where G_p = max(|analytic|, |numeric|) over the array params[p] (the array's
-scale, so tiny elements neither fail falsely nor escape), GRADIENT_ULPS u = 64 u
-the round-off allowed to the analytic gradient in the params' dtype (u = 2^-53
-for float64, 2^-24 for float32), and numeric_k the error of the numerical
-derivative: 64 u_64 G_p for complex step (no cancellation, so only round-off of
-the same kind); for finite differences `stencils.Reading.error`: 4x the
-truncation error estimated by step halving, the round-off of f
-(`stencils.f_roundoff`: 16 u_64 |f|) divided by the step, and half the jump test
-J (a kink at x too small to be seen moves the estimate by half its jump).
-The reference is always computed in float64 (complex128). rtol and atol
-default to 0 and only ever widen the tolerance.
-
-Kinks (relu, max, |x|). A finite difference whose stencil reaches a kink is
-wrong by up to half the jump of f' there. Such an element is skipped, "not
-differentiable here", never failed: when its jump test fires
-(`Reading.kinked`), or when it would fail and its estimate at a quarter of the
-step is not where step halving predicts (`stencils.steady`). Complex step
-evaluates f on the real point's side of every kink, so only a kink at x itself
-(z exactly 0) can fool it: an element that would fail is then read by central
-differences, whose stencil is 8e-6 wide, and skipped if they show a kink. The
-tests look at f alone, so a wrong gradient away from kinks still fails.
+`survey` measures, with a few dozen evaluations of f along seeded random
+directions, what the elements' checks (`checks.engine.elements`) then rely on:
+  noise   f's noise level (`checks.engine.noise`, ECnoise), so that round-off of
+          a float32 f, or cancellation inside a float64 one, is never read as
+          signal (a kink, a wrong gradient);
+  method  "auto": complex step when the probe finds f complex-safe along a
+          direction of every params array (one random direction of all of them
+          can miss the one array f mishandles), else Richardson;
+  steps   for finite differences, each array's base step: the one of a ladder
+          of steps (4x apart) along the array's direction whose error bound,
+          4 |truncation| (step halving) + noise x sum|w| / h, is least: the
+          balance of truncation and noise that Moré & Wild (2012) derive for a
+          noisy f, read off f itself rather than from an assumed curvature. A
+          float32 f is so differentiated at a float32-sized step.
+Warnings that complex input raises inside f (numpy's ComplexWarning, a
+framework's cast warning) are the probe's business and are not shown.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from backprop import Array
 from backprop import validate as v
+from checks.engine.noise import NOISE_POINTS, Noise, measure
 from checks.engine.probe import probe
 from checks.engine.stencils import (
-    CENTRAL,
     COMPLEX_STEP,
+    METHODS,
+    RICHARDSON,
     U64,
     Method,
-    Reading,
+    check_method,
+    combine,
     f_roundoff,
-    read,
-    steady,
 )
-from checks.report import Block, compare
 
-# Round-off allowed to a computed gradient, in units of its dtype's unit roundoff:
-# 64 u G for the analytic side (u of the params' dtype) and 64 u64 G for complex
-# step (float64, and like the analytic side free of cancellation).
+# Round-off allowed to a computed gradient, in units of its dtype's unit roundoff
+# (`checks.engine.elements` states the whole rule).
 GRADIENT_ULPS = 64
+# The measured noise s is one standard deviation, from a handful of values: one
+# value of f is taken to be off by up to NOISE_SAFETY s.
+NOISE_SAFETY = 8.0
+# The ladder of finite-difference steps tried along each array's direction.
+LADDER_TOP, LADDER_SHRINK, LADDER_STEPS = 2.0**-2, 4.0, 13
+PROBE_SHIFT = 2.0**-10
+LADDER_SLACK = 4.0
 
 Call = Callable[[list[Array]], Any]
 # f's output as one number: (output, where f was evaluated, must it be real) -> the
@@ -70,6 +69,12 @@ def check_tolerances(rtol: float, atol: float) -> None:
     """rtol and atol: finite numbers >= 0 (TypeError for a non-number)."""
     v.check_number(rtol, "rtol")
     v.check_number(atol, "atol")
+
+
+def scale(x: Array) -> Array:
+    """max(1, |x|) rounded up to a power of two: what every step is multiplied by, so
+    that x + c h is exact for the stencils' offsets c."""
+    return 2.0 ** np.ceil(np.log2(np.maximum(1.0, np.abs(x))))
 
 
 @dataclass(frozen=True)
@@ -91,104 +96,158 @@ class BlackBox:
             if np.iscomplexobj(offset):
                 moved[p] = moved[p].astype(np.complex128)
             moved[p][index] += offset
-            values.append(self.number(self.call(moved), f"{self.where[p]}[{index}] + {offset}",
-                                      not np.iscomplexobj(offset)))
+            values.append(self.value(moved, f"{self.where[p]}[{index}] + {offset}",
+                                     not np.iscomplexobj(offset)))
         return np.array(values)
 
-    def complex_safe(self) -> tuple[bool, str]:
-        """`checks.engine.probe.probe` along a seeded random direction of every params[p]."""
-        rng = np.random.default_rng(0)
-        u = [rng.standard_normal(q.shape) for q in self.work]
+    def value(self, arrays: list[Array], at: str, real: bool) -> complex:
+        """f(arrays) as one number; warnings that complex input raises are not shown."""
+        if real:
+            return self.number(self.call(arrays), at, True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.number(self.call(arrays), at, False)
 
-        def at(offset: complex) -> Any:
-            return self.call([q + offset * d for q, d in zip(self.work, u, strict=True)])
+    def direction(self, p: int | None) -> list[Array]:
+        """A seeded random direction: in params[p] only (p None, or past the last
+        array: in all, seeded by p), unit length, each element's share scaled like
+        its step (`scale`)."""
+        rng = np.random.default_rng(0 if p is None else p + 1)
+        p = None if p is not None and p >= len(self.work) else p
+        d = [rng.standard_normal(q.shape) * scale(q) if p in (None, k) else np.zeros(q.shape)
+             for k, q in enumerate(self.work)]
+        norm = np.sqrt(sum(float(np.sum(e**2)) for e in d))
+        return [e / norm for e in d]
 
-        def along(method: Method) -> tuple[Array, Array]:
-            h = method.step(U64)
-            if method.complex_step:
-                value = at(1j * h)
-                number = self.number(value, "params + ih*u", False)
-                real = not np.iscomplexobj(np.asarray(value))
-                return np.array([number.real if real else number]), np.zeros(1, dtype=bool)
-            values = [self.number(at(c * h), "probe", True) for c in method.offsets]
-            return np.array(values), np.zeros(1, dtype=bool)
+    def moved(self, d: list[Array], t: complex) -> list[Array]:
+        """The params moved by t along direction d."""
+        return [q + t * e for q, e in zip(self.work, d, strict=True)]
 
-        return probe(along, lambda values: f_roundoff(np.abs(values[0])),
-                     lambda derivative: GRADIENT_ULPS * U64 * np.abs(derivative))
+    def along(self, d: list[Array], offsets: Array, what: str) -> Array:
+        """f at work + t d for each real offset t."""
+        return np.array([self.value(self.moved(d, t), what, True) for t in offsets]).real
+
+    def along_far(self, d: list[Array], offsets: Array, what: str) -> Array | None:
+        """`along`, or None where f fails or is not finite: a far point may leave f's
+        domain, and only the survey moves that far."""
+        try:
+            return self.along(d, offsets, what)
+        except (TypeError, ValueError, ArithmeticError):
+            return None
 
 
 @dataclass(frozen=True)
-class Numerics:
-    """What every element's numerical derivative needs: f as a `BlackBox`, the
-    method and base step (None: the method's own), f(params), and the tolerances."""
+class Survey:
+    """What the elements' checks rely on (module docstring): the method and why, f's
+    noise and the error eps allowed to one value of f, and each array's base step
+    for finite differences (None: complex step, or the user's step)."""
 
-    box: BlackBox
     method: Method
-    step: float | None
-    center: float
-    rtol: float
-    atol: float
+    reason: str
+    noise: Noise
+    eps: float
+    steps: tuple[float, ...]
 
-    def complex_step(self, p: int, index: tuple[int, ...]) -> tuple[float, float]:
-        """Im f(x + ih) / h and its error: 0 at the method's own h, else the
-        truncation error h^2 |f^(3)| / 6 estimated from the same step at 2h."""
-        h = COMPLEX_STEP.step(U64) if self.step is None else self.step
-        values = self.box.evaluate(p, index, 1j * h * np.array([1.0] if self.step is None
-                                                               else [1.0, 2.0]))
-        d = float(values[0].imag / h)
-        if self.step is None:
-            return d, 0.0
-        # Im f(x + ih)/h = f' - h^2 f^(3)/6 + ...: at 2h the error is 4x, the change 3x.
-        return d, 4 * abs(d - values[1].imag / (2 * h)) / 3
 
-    def read(self, p: int, index: tuple[int, ...], method: Method,
-             shrink: float = 1.0) -> Reading:
-        """A finite-difference stencil at element index, at its step / shrink: the
-        base step times max(1, |x|) rounded up to a power of two, so x + ch is exact.
-        The base step is the user's for the chosen method, else the method's own."""
-        base = self.step if self.step is not None and method is self.method else method.step(U64)
-        x = float(self.box.work[p][index])
-        h = base * 2.0 ** np.ceil(np.log2(max(1.0, abs(x)))) / shrink
-        values = self.box.evaluate(p, index, h * np.asarray(method.offsets)).real
-        return read(method, values, self.center, h)
+def survey(box: BlackBox, method: str, step: float | None, center: float) -> Survey:
+    """Measure f's noise, choose the method and each array's finite-difference step."""
+    noise = measure_noise(box)
+    eps = max(f_roundoff(abs(center)), NOISE_SAFETY * noise.s)
+    chosen, reason = _method(box, method, eps)
+    if chosen.complex_step or step is not None:
+        steps = tuple(step if step is not None else chosen.step(U64) for _ in box.work)
+    else:
+        steps = tuple(best_step(box, p, chosen, eps) for p in range(len(box.work)))
+    return Survey(chosen, reason, noise, eps, steps)
 
-    def kinked(self, p: int, index: tuple[int, ...], coarse: Reading | None) -> bool:
-        """Does a failing element's stencil reach a kink? Its finite-difference
-        reading (coarse), or for complex step central differences', read again at
-        h/4: the jump test on either, or the two-steps test (`stencils.steady`).
 
-        Complex step is exact on either side of a kink, so only one at x itself
-        can make it fail: central's stencil, 8e-6 wide, looks for that one.
-        """
-        method = self.method if coarse is not None else CENTRAL
-        coarse = coarse or self.read(p, index, method)
-        fine = self.read(p, index, method, shrink=4.0)
-        return coarse.kinked or fine.kinked or not steady(coarse, fine, method.order)
+def nearby(box: BlackBox) -> BlackBox:
+    """f at a nearby point: the params moved by PROBE_SHIFT along a seeded direction
+    (f at the params themselves if f cannot be evaluated there).
 
-    def block(self, p: int, analytic: Array, dtype: np.dtype[Any], equation: str,
-              name: str) -> Block:
-        """Compare params[p]'s analytic derivative (float64, in dtype originally)
-        with its numerical one; the report's rows read `equation name[i0=.., ..]`."""
-        shape = self.box.work[p].shape
-        numeric, err = np.zeros(shape), np.zeros(shape)
-        kinked = np.zeros(shape, dtype=bool)
-        readings: dict[tuple[int, ...], Reading] = {}
-        for index in np.ndindex(*shape):
-            if self.method.complex_step:
-                numeric[index], err[index] = self.complex_step(p, index)
-            else:
-                r = readings[index] = self.read(p, index, self.method)
-                numeric[index], err[index], kinked[index] = r.d, r.error, r.kinked
-        G = max(float(np.max(np.abs(analytic), initial=0.0)),
-                float(np.max(np.abs(numeric), initial=0.0)))
-        u_a = float(np.finfo(dtype).eps) / 2
-        numeric_round = GRADIENT_ULPS * U64 * G if self.method.complex_step else 0.0
-        tol = GRADIENT_ULPS * u_a * G + numeric_round + err + self.atol + self.rtol * G
-        # Only an element that would fail is examined further (cost), but the
-        # verdict depends on f alone.
-        for i in np.argwhere(~(np.abs(analytic - numeric) <= tol) & ~kinked):
-            index = tuple(int(k) for k in i)
-            kinked[index] = self.kinked(p, index, readings.get(index))
-        names = tuple(f"i{d}" for d in range(len(shape)))
-        return compare(equation, name, None, self.method.name, analytic, numeric, tol, kinked,
-                       names)
+    Noise and complex-safety are properties of f's code, not of the point, and
+    are measured here: at the params themselves a unit may sit exactly on a kink
+    (a net with zero biases and a zero input), and a kink at the point looks like
+    noise to every table and disagrees with every finite difference.
+    """
+    d = box.direction(None)
+    if box.along_far(d, np.array([PROBE_SHIFT]), "a point near params") is None:
+        return box
+    return replace(box, work=box.moved(d, PROBE_SHIFT))
+
+
+def measure_noise(box: BlackBox) -> Noise:
+    """`checks.engine.noise.measure` at a `nearby` point, along another direction."""
+    offsets = np.arange(NOISE_POINTS) - NOISE_POINTS // 2
+    near = nearby(box)
+    d = near.direction(len(box.work))
+
+    def table(h: float) -> Array | None:
+        return near.along_far(d, h * offsets, "the noise direction")
+
+    return measure(table)
+
+
+def _method(box: BlackBox, method: str, eps: float) -> tuple[Method, str]:
+    """"auto": complex step if the probe finds f complex-safe along every array;
+    any other name as given."""
+    if check_method(method) != "auto":
+        return METHODS[method], "requested"
+    for p in range(len(box.work)):
+        safe, why = complex_safe(box, p, eps)
+        if not safe:
+            return RICHARDSON, (f"auto: complex step unusable ({why}, along {box.where[p]}); "
+                                "fell back to Richardson")
+    return COMPLEX_STEP, f"auto: {why}" + (" (every params array probed)"
+                                           if len(box.work) > 1 else "")
+
+
+def complex_safe(box: BlackBox, p: int, eps: float) -> tuple[bool, str]:
+    """`checks.engine.probe.probe` along a seeded random direction of params[p] at a
+    `nearby` point, with f's error eps (measured) as the round-off of its values."""
+    box = nearby(box)
+    d = box.direction(p)
+
+    def along(method: Method) -> tuple[Array, Array]:
+        h, none = method.step(U64), np.zeros(1, dtype=bool)
+        if not method.complex_step:
+            return box.along(d, h * np.array(method.offsets), f"{box.where[p]} + probe"), none
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = box.call(box.moved(d, 1j * h))
+        number = box.number(out, f"{box.where[p]} + ih*u", False)
+        return np.array([number if np.iscomplexobj(np.asarray(out)) else number.real]), none
+
+    return probe(along, lambda values: np.maximum(f_roundoff(np.abs(values[0])), eps),
+                 lambda derivative: GRADIENT_ULPS * U64 * np.abs(derivative))
+
+
+def best_step(box: BlackBox, p: int, method: Method, eps: float) -> float:
+    """The base step of params[p] for a finite-difference method: of the ladder
+    below LADDER_TOP, the one whose error bound 4 |trunc| + eps sum|w| / h along the
+    array's direction (at a `nearby` point) is least; the method's own step when
+    no rung can be read.
+
+    No larger than LADDER_SLACK times the step that balances truncation and noise
+    for an f of unit size and curvature, (eps / f_roundoff(1))^(1 / (order + 1))
+    times the method's own: the method's own for rounding-level noise, a
+    float32-sized one for a float32 f. A kink along the direction (not the
+    elements') can make a large step look exact, which the cap keeps from
+    mattering."""
+    near = nearby(box)
+    d = near.direction(p)
+    own = method.step(U64)
+    cap = LADDER_SLACK * own * max(1.0, eps / f_roundoff(1.0)) ** (1 / (method.order + 1))
+    best, chosen = np.inf, own
+    for n in range(LADDER_STEPS):
+        h = LADDER_TOP / LADDER_SHRINK**n
+        if h > cap:
+            continue
+        values = near.along_far(d, h * np.array(method.offsets), f"{box.where[p]} + step survey")
+        if values is None:
+            continue
+        _, trunc = combine(method, values[:, None], h)
+        bound = 4 * float(trunc[0]) + eps * method.weight_sum / h
+        if bound < best:
+            best, chosen = bound, h
+    return chosen

@@ -161,18 +161,20 @@ class Reading:
         return abs(self.jump) > self.jump_noise + 2 * abs(self.trunc)
 
 
-def read(method: Method, values: np.ndarray, center: float, h: float) -> Reading:
+def read(method: Method, values: np.ndarray, center: float, h: float,
+         noise: float = 0.0) -> Reading:
     """The Reading of a finite-difference stencil: values = f at the method's
-    offsets times h, center = f(x)."""
+    offsets times h, center = f(x); noise: what one value of f may be off by as
+    measured (`checks.engine.noise`), when more than `f_roundoff` of its size."""
     d, d_2h = (float(e) for e in both_steps(method, values, h))
     pairs = np.reshape(values, (-1, 2))
     S = pairs[:, 0] + pairs[:, 1] - 2 * center  # the second differences S_c
     w = np.asarray(method.jump)
-    eps = f_roundoff(max(abs(center), float(np.max(np.abs(values)))))
+    eps = max(f_roundoff(max(abs(center), float(np.max(np.abs(values))))), noise)
     # Each value off by up to eps: J by eps (2 sum|w| + 2 |sum w|) / h, f(x) being in every S_c.
-    noise = 2 * float(np.sum(np.abs(w))) + 2 * abs(float(np.sum(w)))
+    in_jump = 2 * float(np.sum(np.abs(w))) + 2 * abs(float(np.sum(w)))
     return Reading(d, (d_2h - d) / (2**method.order - 1), float(w @ S) / h,
-                   eps * method.weight_sum / h, eps * noise / h)
+                   eps * method.weight_sum / h, eps * in_jump / h)
 
 
 def predicts(d: Any, trunc: Any, d_fine: Any, rounding: Any, order: int,

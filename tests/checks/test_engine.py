@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from checks.engine.blackbox import BlackBox, Numerics
-from checks.engine.stencils import CENTRAL, RICHARDSON, U64, choose_method, read, steady
+from checks.engine.blackbox import BlackBox, survey
+from checks.engine.elements import Elements
+from checks.engine.stencils import CENTRAL, RICHARDSON, U64, read, steady
 from checks.report import Block
 
 
@@ -71,9 +72,9 @@ def check_vjp(vjp: np.ndarray, x: np.ndarray, v: np.ndarray, method: str) -> Blo
     """vjp against the numerical gradient of <v, f(x)>: a second front door in
     a few lines of the engine."""
     box = BlackBox(lambda arrays: v @ f(arrays[0]), number, [x.copy()], ("x",))
-    chosen, _ = choose_method(method, box.complex_safe)
     center = number(box.call([x.copy()]), "x", True).real
-    return Numerics(box, chosen, None, center, 0.0, 0.0).block(0, vjp, x.dtype, "vjp", "x")
+    found = survey(box, method, None, center)
+    return Elements(box, found, center, 0.0, 0.0).check([vjp], [U64], ["x"], "vjp")[0]
 
 
 @pytest.mark.parametrize("method", ["auto", "complex_step", "richardson", "central"])

@@ -1,0 +1,280 @@
+"""Each element of a black-box gradient: its numerical derivative, tolerance and verdict.
+
+Error model (element k of params[p]; eps, f's error, and the steps from
+`checks.engine.blackbox.survey`):
+
+  tol_k = A_p + N_k + atol + rtol G_p
+  A_p   = GRADIENT_ULPS (u_a G + eps / X_p)        the analytic side's round-off
+  N_k   = complex step: GRADIENT_ULPS (u64 G_p + eps / X_p) + UNDERFLOW_ULPS tiny / h
+                        (+ 4/3 |d(h) - d(2h)| at any step but its own, 2^-66)
+          finite differences: 4 |trunc| + eps sum|w| / h + |J| / 2  (`stencils.Reading`)
+
+  G    = max |numeric| over every params array: the gradient's scale. A gradient
+         summed from terms of size G rounds like u G, however small the sum: the
+         cancellation that a floor on the array's own largest element misses
+         (mean(A - Y) = 6e-5 from terms of size 0.5).
+  eps / X_p, X_p = max(1, max |params[p]|): f's error over a move of the size of
+         the params. f's round-off is u times the terms f summed, and a
+         derivative's terms are those over the params' scale: this is the floor
+         of what either side can resolve, measured, not assumed (a float32 f
+         has eps ~ 6e-8 |terms|, so its gradient is allowed float32 round-off).
+  u_a  = the unit roundoff of the analytic gradient's dtype (or the params', if
+         coarser); G_p = max |numeric| over params[p]; tiny = 2^-1022.
+
+Verdicts. An element within tol_k is *verified*, unless tol_k exceeds
+VERIFY_LIMIT G: then f is too noisy there to verify anything, and it is
+*unverified*, with that reason and tol_k as the smallest error it could have
+seen. An element whose finite-difference stencil reaches a kink (the jump test,
+or the estimate at a quarter of the step not where step halving predicts) is
+read again at steps 4x smaller until f is smooth within it (the kink is then
+outside: a jump that stays as the step shrinks is a kink, an error that grows
+like noise / h is noise), and judged by that reading; if f is not smooth at any
+step the noise allows, it is checked as a *subgradient*: the one-sided
+difference quotients D- = (f(x) - f(x - h)) / h and D+ = (f(x + h) - f(x)) / h are
+each a convex combination of f's one-sided derivatives when one kink lies
+between, so the analytic value must lie in [min(D-, D+), max(D-, D+)] within
+their truncation (step halving) and round-off 2 eps / h. Noise is not taken for
+a kink: the jump test allows for the measured noise. A complex-step estimate
+that fails an element is confirmed by Richardson at that element in real
+arithmetic first: a kink there makes it a subgradient check, and a smooth
+disagreement means f is not complex-safe (`NotComplexSafe`; the front door then
+reads everything again in real arithmetic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from backprop import Array
+from checks.engine.blackbox import GRADIENT_ULPS, BlackBox, Survey, best_step, scale
+from checks.engine.stencils import CENTRAL, RICHARDSON, U64, Method, Reading, read, steady
+from checks.report import Block, compare
+
+VERIFY_LIMIT = 0.1  # a tolerance above this fraction of G verifies nothing
+UNDERFLOW_ULPS = 4
+EXAMINE_STEPS = 14  # steps 4x apart at which a kinked element is read again
+SUBGRADIENT_WIDEN = 16.0
+TINY = float(np.finfo(np.float64).tiny)
+TOO_NOISY = "f too noisy here for the check to see an error below the tolerance"
+KINK = "a kink the one-sided quotients cannot resolve"
+NONDETERMINISTIC = "grad is nondeterministic: two calls at the same params differ here"
+
+
+class NotComplexSafe(Exception):
+    """Complex step and real arithmetic disagree where f is smooth: f mishandles Im."""
+
+
+@dataclass
+class Outcome:
+    """One array's elements as checked: the numbers `compare` takes, and which were
+    verified as subgradients, or left unverified (and why)."""
+
+    numeric: Array
+    tol: Array
+    subgradient: Array
+    reasons: dict[tuple[int, ...], str]
+
+
+@dataclass(frozen=True)
+class Elements:
+    """f as a `BlackBox`, the `Survey` of it, the user's step (None: the survey's),
+    f(params), and the widening rtol/atol."""
+
+    box: BlackBox
+    survey: Survey
+    center: float
+    rtol: float
+    atol: float
+
+    @property
+    def method(self) -> Method:
+        return self.survey.method
+
+    def fd_step(self, p: int, method: Method) -> float:
+        """The base step of params[p] for a finite-difference method."""
+        if method is self.method:
+            return self.survey.steps[p]
+        return best_step(self.box, p, method, self.survey.eps)
+
+    def read(self, p: int, index: tuple[int, ...], method: Method, base: float,
+             shrink: float = 1.0) -> Reading:
+        """A finite-difference stencil at element index, at base * `scale`(x) / shrink."""
+        h = base * float(scale(self.box.work[p][index])) / shrink
+        values = self.box.evaluate(p, index, h * np.asarray(method.offsets)).real
+        return read(method, values, self.center, h, self.survey.eps)
+
+    def complex_step(self, p: int, index: tuple[int, ...], h: float,
+                     own: bool) -> tuple[float, float]:
+        """Im f(x + ih) / h, and its truncation error estimated from 2h unless own."""
+        values = self.box.evaluate(p, index, 1j * h * np.array([1.0] if own else [1.0, 2.0]))
+        d = float(values[0].imag / h)
+        # Im f(x + ih)/h = f' - h^2 f'''/6 + ...: at 2h the error is 4x, the change 3x.
+        return d, 0.0 if own else 4 * abs(d - values[1].imag / (2 * h)) / 3
+
+    def numerics(self, p: int) -> tuple[Array, Array, Array]:
+        """params[p]'s numerical derivatives, their own errors, and the jump J where
+        the stencil reaches a kink (0 elsewhere)."""
+        shape = self.box.work[p].shape
+        numeric, err = np.zeros(shape), np.zeros(shape)
+        jumps = np.zeros(shape)
+        h = self.survey.steps[p]
+        for index in np.ndindex(*shape):
+            if self.method.complex_step:
+                numeric[index], err[index] = self.complex_step(
+                    p, index, h, h == self.method.step(U64))
+            else:
+                r = self.read(p, index, self.method, h)
+                numeric[index], err[index] = r.d, r.error
+                jumps[index] = r.jump if r.kinked else 0.0
+        if self.method.complex_step:
+            G_p = float(np.max(np.abs(numeric), initial=0.0))
+            err += UNDERFLOW_ULPS * TINY / h + GRADIENT_ULPS * U64 * G_p
+        return numeric, err, jumps
+
+    def redo_underflowing(self, p: int, numeric: Array) -> tuple[Array, Array] | None:
+        """Complex step again at a larger step when Im f(x + ih) underflows: h G_p
+        below 2^53 tiny loses digits to subnormals (a loss scaled by 1e-290). The
+        step is then the least power of two that keeps them, with its truncation
+        estimated from 2h."""
+        G_p = float(np.max(np.abs(numeric), initial=0.0))
+        h = self.survey.steps[p]
+        if not self.method.complex_step or G_p == 0 or h * G_p >= TINY * 2.0**53:
+            return None
+        h = float(2.0 ** np.ceil(np.log2(TINY * 2.0**55 / G_p)))
+        shape = self.box.work[p].shape
+        numeric, err = np.zeros(shape), np.zeros(shape)
+        for index in np.ndindex(*shape):
+            numeric[index], err[index] = self.complex_step(p, index, h, own=False)
+        return numeric, err + UNDERFLOW_ULPS * TINY / h + GRADIENT_ULPS * U64 * G_p
+
+    def subgradient(self, p: int, index: tuple[int, ...], h: float) -> tuple[
+            float, float, float]:
+        """The one-sided quotients' interval at element index at step h (module
+        docstring): (min(D-, D+), max(D-, D+), their error: truncation + 2 eps / h)."""
+        up, down, up2, down2 = self.box.evaluate(p, index, h * np.array([1.0, -1.0, 2.0, -2.0])
+                                                 ).real
+        right, left = (up - self.center) / h, (self.center - down) / h
+        right2, left2 = (up2 - self.center) / (2 * h), (self.center - down2) / (2 * h)
+        # A first-order quotient's error doubles with the step: the change is its size.
+        error = max(abs(right - right2), abs(left - left2)) + 2 * self.survey.eps / h
+        return min(left, right), max(left, right), error
+
+    def examine(self, p: int, index: tuple[int, ...], numeric: float, analytic: float,
+                jump: float) -> Reading | float:
+        """A failing element, or one whose stencil reaches a kink (of jump J), read
+        again at steps 4x smaller until f is smooth within the stencil (no jump, and
+        the estimate at a quarter of the step where step halving predicts): that
+        Reading, for the element to be judged by. The search ends where the
+        reading's noise could no longer show the kink seen so far (its jump, or
+        what it moved the estimate by): noise never passes for smoothness. A
+        complex-step estimate is so confirmed in real arithmetic (module
+        docstring). No smooth step: the step at which to check a subgradient."""
+        method = CENTRAL if self.method is CENTRAL else RICHARDSON
+        h = self.fd_step(p, method)
+        x = float(scale(self.box.work[p][index]))
+        seen = abs(jump)  # the size of the kink's effect seen so far
+        coarse = self.read(p, index, method, h)
+        for _ in range(EXAMINE_STEPS):
+            fine = self.read(p, index, method, h, shrink=4.0)
+            if not (coarse.kinked or fine.kinked or not steady(coarse, fine, method.order)):
+                break
+            seen = max(seen, abs(coarse.jump) * coarse.kinked, abs(fine.jump) * fine.kinked,
+                       abs(coarse.d - fine.d))
+            if max(fine.jump_noise, fine.rounding) > seen / 4:
+                # A smaller step could not tell that kink from noise: a subgradient at a
+                # step where a kink closer than this one moves the quotients little.
+                return h * x * SUBGRADIENT_WIDEN
+            h, coarse = h / 4, fine
+        else:
+            return h * x * SUBGRADIENT_WIDEN
+        if (self.method.complex_step and abs(analytic - coarse.d) <= coarse.error
+                and abs(numeric - coarse.d) > coarse.error):
+            raise NotComplexSafe(
+                f"complex step gave {numeric:.10g} at {self.box.where[p]}[{index}], real "
+                f"arithmetic (Richardson) {coarse.d:.10g} +- {coarse.error:.2g}: f drops or "
+                "mishandles Im somewhere (abs, norm, var, conj, a cast to real?)")
+        return coarse
+
+    def check(self, analytic: list[Array], u_a: list[float], names: list[str],
+              equation: str, again: list[Array] | None = None) -> list[Block]:
+        """Every params[p]'s analytic derivative (float64; u_a[p] its unit roundoff)
+        against its numerical one; rows read `equation names[p][i0=.., ..]`. again:
+        the analytic derivatives of a second call at the same params, to see a
+        nondeterministic grad (None: not asked)."""
+        readings = []
+        for p in range(len(self.box.work)):
+            numeric, err, jumps = self.numerics(p)
+            redone = self.redo_underflowing(p, numeric)
+            if redone is not None:
+                numeric, err = redone
+            readings.append((numeric, err, jumps))
+        G = max(float(np.max(np.abs(n), initial=0.0)) for n, _, _ in readings)
+        blocks = []
+        for p, (numeric, err, jumps) in enumerate(readings):
+            X_p = max(1.0, float(np.max(np.abs(self.box.work[p]), initial=0.0)))
+            floor = GRADIENT_ULPS * self.survey.eps / X_p
+            A_p = GRADIENT_ULPS * u_a[p] * G + floor
+            G_p = float(np.max(np.abs(numeric), initial=0.0))
+            if self.method.complex_step:
+                err = err + floor
+            outcome = self.outcome(p, analytic[p], numeric, A_p + err + self.atol + self.rtol * G_p,
+                                   jumps, A_p + self.atol + self.rtol * G_p, G)
+            if again is not None:
+                changed = ~(np.abs(analytic[p] - again[p]) <= A_p) & np.isfinite(analytic[p])
+                outcome.reasons.update({tuple(int(i) for i in k): NONDETERMINISTIC
+                                        for k in np.argwhere(changed)})
+            blocks.append(self.block(p, analytic[p], outcome, equation, names[p], G_p or G))
+        return blocks
+
+    def outcome(self, p: int, analytic: Array, numeric: Array, tol: Array, jumps: Array,
+                allowed: float, G: float) -> Outcome:
+        """Each element's verdict (module docstring). allowed: what the analytic side
+        is allowed beyond the numerical side's error (A_p + atol + rtol G_p)."""
+        out = Outcome(numeric.copy(), tol.copy(), np.zeros(numeric.shape, dtype=bool), {})
+        fails = ~(np.abs(analytic - numeric) <= tol) & np.isfinite(analytic)
+        for i in np.argwhere((jumps != 0) | fails):
+            index = tuple(int(k) for k in i)
+            seen = self.examine(p, index, float(numeric[index]), float(analytic[index]),
+                                float(jumps[index]))
+            if isinstance(seen, Reading):
+                if not self.method.complex_step:  # judged by the smooth reading
+                    out.numeric[index], out.tol[index] = seen.d, seen.error + allowed
+                continue
+            lo, hi, error = self.subgradient(p, index, seen)
+            out.numeric[index] = np.clip(analytic[index], lo, hi)
+            out.tol[index] = error + allowed
+            out.subgradient[index] = True
+            inside = abs(analytic[index] - out.numeric[index]) <= out.tol[index]
+            if error > VERIFY_LIMIT * G and inside:
+                out.reasons[index] = KINK
+        passed = np.abs(analytic - out.numeric) <= out.tol
+        for i in np.argwhere((out.tol > VERIFY_LIMIT * G) & passed):
+            index = tuple(int(k) for k in i)
+            out.reasons.setdefault(index, TOO_NOISY)
+        return out
+
+    def block(self, p: int, analytic: Array, out: Outcome, equation: str, name: str,
+              G_p: float) -> Block:
+        """The Block of params[p]: unverified elements skipped with their reason, the
+        subgradients counted, and the detection floor max tol / G_p over the rest."""
+        shape = analytic.shape
+        skip = np.zeros(shape, dtype=bool)
+        for index in out.reasons:
+            skip[index] = True
+        names = tuple(f"i{d}" for d in range(len(shape)))
+        block = compare(equation, name, None, self.method.name, analytic, out.numeric,
+                        out.tol, skip, names)
+        verified = ~skip & np.isfinite(analytic)
+        floor = (float(np.max(out.tol[verified])) / G_p if np.any(verified) and G_p > 0
+                 else None)
+        return replace(block, skipped=[replace(e, reason=out.reasons[e.index])
+                                       for e in block.skipped],
+                       subgradients=int(np.sum(out.subgradient & verified)), floor=floor)
+
+
+def unit_roundoff(*dtypes: np.dtype[Any]) -> float:
+    """The unit roundoff of the coarsest of the dtypes (float64's if none is floating)."""
+    return max([float(np.finfo(d).eps) / 2 for d in dtypes if d.kind == "f"] + [U64])
