@@ -15,11 +15,11 @@ directions, what the elements' checks (`checks.engine.elements`) then rely on:
           direction of every params array (one random direction of all of them
           can miss the one array f mishandles), else Richardson;
   steps   for finite differences, each array's base step: the one of a ladder
-          of steps (4x apart) along the array's direction whose error bound,
-          4 |truncation| (step halving) + noise x sum|w| / h, is least: the
-          balance of truncation and noise that Moré & Wild (2012) derive for a
-          noisy f, read off f itself rather than from an assumed curvature. A
-          float32 f is so differentiated at a float32-sized step.
+          of steps (4x apart) whose error bound, 4 |truncation| (step halving)
+          + noise x sum|w| / h, is least for a few of its elements: the balance
+          of truncation and noise that Moré & Wild (2012) derive for a noisy f,
+          read off f itself rather than from an assumed curvature. A float32 f
+          is so differentiated at a float32-sized step.
 Warnings that complex input raises inside f (numpy's ComplexWarning, a
 framework's cast warning) are the probe's business and are not shown.
 """
@@ -58,6 +58,7 @@ NOISE_SAFETY = 8.0
 LADDER_TOP, LADDER_SHRINK, LADDER_STEPS = 2.0**-2, 4.0, 13
 PROBE_SHIFT = 2.0**-10
 LADDER_SLACK = 4.0
+LADDER_ELEMENTS = 3
 
 Call = Callable[[list[Array]], Any]
 # f's output as one number: (output, where f was evaluated, must it be real) -> the
@@ -223,31 +224,38 @@ def complex_safe(box: BlackBox, p: int, eps: float) -> tuple[bool, str]:
 
 
 def best_step(box: BlackBox, p: int, method: Method, eps: float) -> float:
-    """The base step of params[p] for a finite-difference method: of the ladder
-    below LADDER_TOP, the one whose error bound 4 |trunc| + eps sum|w| / h along the
-    array's direction (at a `nearby` point) is least; the method's own step when
-    no rung can be read.
+    """The base step of params[p] for a finite-difference method: the least of the
+    steps chosen for LADDER_ELEMENTS seeded elements of the array, each of which
+    is, of the ladder below LADDER_TOP, the one whose error bound
+    4 |trunc| + eps sum|w| / h for that element (at a `nearby` point) is least;
+    the method's own step when no rung can be read.
 
     No larger than LADDER_SLACK times the step that balances truncation and noise
     for an f of unit size and curvature, (eps / f_roundoff(1))^(1 / (order + 1))
     times the method's own: the method's own for rounding-level noise, a
-    float32-sized one for a float32 f. A kink along the direction (not the
-    elements') can make a large step look exact, which the cap keeps from
-    mattering."""
+    float32-sized one for a float32 f. (A kink can make a large step look exact;
+    the cap keeps that from mattering.)"""
     near = nearby(box)
-    d = near.direction(p)
     own = method.step(U64)
     cap = LADDER_SLACK * own * max(1.0, eps / f_roundoff(1.0)) ** (1 / (method.order + 1))
-    best, chosen = np.inf, own
-    for n in range(LADDER_STEPS):
-        h = LADDER_TOP / LADDER_SHRINK**n
-        if h > cap:
-            continue
-        values = near.along_far(d, h * np.array(method.offsets), f"{box.where[p]} + step survey")
-        if values is None:
-            continue
-        _, trunc = combine(method, values[:, None], h)
-        bound = 4 * float(trunc[0]) + eps * method.weight_sum / h
-        if bound < best:
-            best, chosen = bound, h
-    return chosen
+    rng = np.random.default_rng(p)
+    size = near.work[p].size
+    chosen = []
+    for flat in rng.choice(size, min(size, LADDER_ELEMENTS), replace=False):
+        index = tuple(int(i) for i in np.unravel_index(int(flat), near.work[p].shape))
+        x = float(scale(near.work[p][index]))
+        best, at = np.inf, own
+        for n in range(LADDER_STEPS):
+            h = LADDER_TOP / LADDER_SHRINK**n
+            if h > cap:
+                continue
+            try:
+                values = near.evaluate(p, index, h * x * np.array(method.offsets)).real
+            except (TypeError, ValueError, ArithmeticError):
+                continue  # a far point may leave f's domain
+            _, trunc = combine(method, values[:, None], h * x)
+            bound = 4 * float(trunc[0]) + eps * method.weight_sum / (h * x)
+            if bound < best:
+                best, at = bound, h
+        chosen.append(at)
+    return min(chosen)

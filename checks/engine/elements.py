@@ -56,7 +56,6 @@ from checks.report import Block, compare
 VERIFY_LIMIT = 0.1  # a tolerance above this fraction of G verifies nothing
 UNDERFLOW_ULPS = 4
 EXAMINE_STEPS = 14  # steps 4x apart at which a kinked element is read again
-SUBGRADIENT_WIDEN = 16.0
 TINY = float(np.finfo(np.float64).tiny)
 TOO_NOISY = "f too noisy here for the check to see an error below the tolerance"
 KINK = "a kink the one-sided quotients cannot resolve"
@@ -177,19 +176,28 @@ class Elements:
         x = float(scale(self.box.work[p][index]))
         seen = abs(jump)  # the size of the kink's effect seen so far
         coarse = self.read(p, index, method, h)
+        if not coarse.kinked:
+            fine = self.read(p, index, method, h, shrink=4.0)
+            if steady(coarse, fine, method.order):
+                return self.confirmed(p, index, coarse, numeric, analytic)
+            coarse = fine
+            h = h / 4
         for _ in range(EXAMINE_STEPS):
             fine = self.read(p, index, method, h, shrink=4.0)
-            if not (coarse.kinked or fine.kinked or not steady(coarse, fine, method.order)):
-                break
-            seen = max(seen, abs(coarse.jump) * coarse.kinked, abs(fine.jump) * fine.kinked,
-                       abs(coarse.d - fine.d))
-            if max(fine.jump_noise, fine.rounding) > seen / 4:
-                # A smaller step could not tell that kink from noise: a subgradient at a
-                # step where a kink closer than this one moves the quotients little.
-                return h * x * SUBGRADIENT_WIDEN
+            # The coarser reading's jump test is not trusted alone: at a large step a
+            # smooth f's high orders can pass for a jump. The finer one's is.
+            if not fine.kinked and steady(coarse, fine, method.order):
+                return self.confirmed(p, index, fine, numeric, analytic)
+            seen = max(seen, abs(fine.jump) * fine.kinked, abs(coarse.d - fine.d))
+            if max(fine.jump_noise, fine.rounding) > seen:
+                # A smaller step could not tell that kink from noise.
+                return h * x
             h, coarse = h / 4, fine
-        else:
-            return h * x * SUBGRADIENT_WIDEN
+        return h * x
+
+    def confirmed(self, p: int, index: tuple[int, ...], coarse: Reading, numeric: float,
+                  analytic: float) -> Reading:
+        """A smooth reading, after confirming a complex-step estimate by it."""
         if (self.method.complex_step and abs(analytic - coarse.d) <= coarse.error
                 and abs(numeric - coarse.d) > coarse.error):
             raise NotComplexSafe(
