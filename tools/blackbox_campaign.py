@@ -15,9 +15,11 @@ verified):
 - silent pass: the report ok with an element unverified (skipped) or none checked,
   counted over correct and buggy runs alike;
 - caught: buggy code and the report not ok, counted over the runs where the bug is
-  visible: where it changes the gradient at the checked point by more than 1e-8 of
-  the gradient's scale (a slip behind relus that are all dead, or units that
-  dropout dropped, changes nothing there, and no check could see it);
+  visible: where it changes the gradient at the checked point (`zoo.visible`: a slip
+  behind relus that are all dead, or a missing 1/N when N = 1, changes nothing
+  there, and no check could see it);
+- complex step: of the correct runs, those checked by complex step (method "auto"
+  chose it: the probe found f complex-safe);
 - localised: the planted element (for a one-element error) or one of the arrays
   the slip makes wrong is among the mismatches; for a planted element, "others"
   counts the runs where a correct element was blamed too.
@@ -64,6 +66,7 @@ class Outcome:
     """What one check said, reduced to what the table counts."""
 
     job: Job
+    method: str  # the method gradcheck chose ("" when it raised)
     ok: bool
     checked: int
     skipped: int
@@ -91,12 +94,12 @@ def run(job: Job) -> Outcome:
         report = run_check(case)
     except Exception as exc:  # a correct f that gradcheck cannot take is a false alarm
         text = f"raised {type(exc).__name__}: {exc}"
-        return Outcome(job, False, 0, 0, text, shows, False, False, text,
+        return Outcome(job, "", False, 0, 0, text, shows, False, False, text,
                        time.perf_counter() - start)
     localised, others = where_caught(case, report)
     head = "\n".join(str(report).splitlines()[:SHOWN_LINES])
-    return Outcome(job, report.ok, report.checked, report.skipped, None, shows, localised,
-                   others, head, time.perf_counter() - start)
+    return Outcome(job, report.method, report.ok, report.checked, report.skipped, None, shows,
+                   localised, others, head, time.perf_counter() - start)
 
 
 def jobs(families: Iterable[Family], seeds: int) -> list[Job]:
@@ -111,19 +114,21 @@ def caught(o: Outcome) -> bool:
 def table(families: Sequence[Family], outcomes: Sequence[Outcome]) -> list[str]:
     """One line per family (its correct runs), one per bug under it."""
     lines = [f"{'family':<24} {'dtype':<8} {'runs':>5} {'false alarms':>13} "
-             f"{'silent passes':>14} {'raised':>7}   per bug: caught / runs, localised / runs"]
+             f"{'silent passes':>14} {'raised':>7} {'complex step':>13}   "
+             "per bug: caught / runs, localised / runs"]
     for family in families:
         mine = [o for o in outcomes if o.job.family == family.name]
         correct = [o for o in mine if o.job.bug is None]
         lines.append(f"{family.name:<24} {family.dtype:<8} {len(correct):>5} "
                      f"{sum(o.false_alarm for o in correct):>13} "
                      f"{sum(o.silent for o in mine):>14} "
-                     f"{sum(o.raised is not None for o in mine):>7}")
+                     f"{sum(o.raised is not None for o in mine):>7} "
+                     f"{sum(o.method == 'complex_step' for o in correct):>13}")
         for bug in family.bugs:
             runs = [o for o in mine if o.job.bug == bug and o.visible]
             hidden = sum(o.job.bug == bug and not o.visible for o in mine)
             others = sum(o.others for o in runs)
-            lines.append(f"    {bug:<38} caught {sum(caught(o) for o in runs):>4} / "
+            lines.append(f"    {bug:<24} caught {sum(caught(o) for o in runs):>4} / "
                          f"{len(runs):<4} localised {sum(o.localised for o in runs):>4} / "
                          f"{len(runs):<4}"
                          + (f"; a correct element blamed too in {others}" if others else "")
