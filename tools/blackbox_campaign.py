@@ -43,7 +43,15 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script from a checkout: tests/ must be importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.checks.zoo import FAMILIES, Family, run_check, visible, where_caught
+from tests.checks.zoo import (
+    FAMILIES,
+    OPTIONAL_FAMILIES,
+    Family,
+    optional_families,
+    run_check,
+    visible,
+    where_caught,
+)
 
 DEFAULT_SEEDS = 82  # 25 seeded families x 82 + 3 verbatim cases >= 2,000 correct checks
 QUICK_SEEDS = 4
@@ -88,7 +96,7 @@ class Outcome:
 
 def run(job: Job) -> Outcome:
     start = time.perf_counter()
-    case = FAMILIES[job.family].build(job.seed, job.bug)
+    case = known()[job.family].build(job.seed, job.bug)
     shows = visible(case)
     try:
         report = run_check(case)
@@ -100,6 +108,11 @@ def run(job: Job) -> Outcome:
     head = "\n".join(str(report).splitlines()[:SHOWN_LINES])
     return Outcome(job, report.method, report.ok, report.checked, report.skipped, None, shows,
                    localised, others, head, time.perf_counter() - start)
+
+
+def known() -> dict[str, Family]:
+    """The zoo's families and the optional ones whose package imports here."""
+    return FAMILIES | optional_families()[0]
 
 
 def jobs(families: Iterable[Family], seeds: int) -> list[Job]:
@@ -163,7 +176,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=None,
                         help=f"seeds per family (default {DEFAULT_SEEDS}; --quick {QUICK_SEEDS})")
     parser.add_argument("--families", default=None,
-                        help="comma-separated family names (default: all); "
+                        help="comma-separated family names (default: all, with the optional "
+                             f"{', '.join(OPTIONAL_FAMILIES)} when its package imports); "
                              f"known: {', '.join(FAMILIES)}")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SEEDS} seeds per family")
     parser.add_argument("--show", action="store_true",
@@ -177,7 +191,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def one_case(spec: str) -> None:
     name, seed, *bug = spec.split(":", 2)
-    case = FAMILIES[name].build(int(seed), bug[0] if bug else None)
+    case = known()[name].build(int(seed), bug[0] if bug else None)
     print(f"{case.name}  bug={case.bug}  planted={case.planted}")
     print(run_check(case))
 
@@ -187,11 +201,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.case:
         one_case(args.case)
         return
-    names = args.families.split(",") if args.families else list(FAMILIES)
-    unknown = [n for n in names if n not in FAMILIES]
+    available, notes = optional_families()
+    names = args.families.split(",") if args.families else list(FAMILIES | available)
+    unknown = [n for n in names if n not in FAMILIES | available]
     if unknown:
-        raise SystemExit(f"unknown families {unknown}; known: {', '.join(FAMILIES)}")
-    families = [FAMILIES[n] for n in names]
+        raise SystemExit(f"unknown families {unknown}; known: "
+                         f"{', '.join(FAMILIES | available)}" + "".join(f"; {n}" for n in notes))
+    families = [(FAMILIES | available)[n] for n in names]
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick
                                                       else DEFAULT_SEEDS)
     todo = jobs(families, seeds)
@@ -206,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"gradcheck black-box campaign: {len(outcomes)} checks ({correct} of correct code), "
           f"{seeds} seeds per family")
     print("\n".join(table(families, outcomes)))
+    if not args.families:
+        print("\n".join(notes))
     print()
     print("\n".join(listing("False alarms", [o for o in outcomes if o.false_alarm], args.show)))
     print("\n".join(listing("Silent passes", [o for o in outcomes if o.silent], args.show)))

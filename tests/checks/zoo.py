@@ -17,6 +17,8 @@ one-element error, the element) that a check which localises it must name.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
 import warnings
 from collections.abc import Callable
@@ -661,6 +663,76 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     _family("issue_silent_linear", "float64", _issue_silent_linear, "grad 2d", fixed=True),
     _family("issue_silent_noise", "float64", _issue_silent_noise, "grad 3x", fixed=True),
 ]}
+
+
+# --- optional: a torch custom autograd.Function in float32, through numpy glue ----------
+
+
+def _torch_linear_gelu(seed: int, bug: str | None) -> Case:
+    """y = GELU(x W^T + b) as a float32 torch.autograd.Function with its own backward,
+    checked as f = sum(y * dout) by glue that turns the arrays into float32 tensors.
+    torch is imported here, so that the zoo needs it only for this family."""
+    torch = importlib.import_module("torch")
+    rng = np.random.default_rng(seed)
+    N, D, M = _sizes(rng, 1, 6, 3)
+
+    Function: Any = torch.autograd.Function
+
+    class LinearGELU(Function):  # type: ignore[misc]
+        @staticmethod
+        def forward(ctx: Any, x: Any, W: Any, b: Any) -> Any:
+            z = x @ W.T + b
+            ctx.save_for_backward(x, W, z)
+            return 0.5 * z * (1 + torch.erf(z / math.sqrt(2)))
+
+        @staticmethod
+        def backward(ctx: Any, dout: Any) -> Any:
+            x, W, z = ctx.saved_tensors
+            # GELU'(z) = Phi(z) + z phi(z)
+            Phi = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+            phi = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+            dz = dout * (Phi + z * phi)
+            return dz @ W, dz.T @ x, dz.sum(0)
+
+    params = {"x": rng.normal(size=(N, D)).astype(np.float32),
+              "W": (rng.normal(size=(M, D)) / np.sqrt(D)).astype(np.float32),
+              "b": (0.1 * rng.normal(size=M)).astype(np.float32)}
+    dout = torch.from_numpy(rng.normal(size=(N, M)).astype(np.float32))
+
+    def tensors(p: dict[str, Any], requires_grad: bool = False) -> list[Any]:
+        return [torch.tensor(np.asarray(p[k], dtype=np.float32), requires_grad=requires_grad)
+                for k in ("x", "W", "b")]
+
+    def f(p: dict[str, Any]) -> Any:
+        with torch.no_grad():
+            return float((LinearGELU.apply(*tensors(p)) * dout).sum())
+
+    def grad(p: dict[str, Any]) -> dict[str, Any]:
+        leaves = tensors(p, requires_grad=True)
+        (LinearGELU.apply(*leaves) * dout).sum().backward()
+        return {k: t.grad.numpy() for k, t in zip(("x", "W", "b"), leaves, strict=True)}
+
+    return _plant(Case(f"torch linear+GELU float32 seed={seed}", f, grad, params, None), bug,
+                  seed)
+
+
+# Families that need a package the project does not depend on: run by the campaign
+# when the package is importable, and left out (with a note) when it is not.
+OPTIONAL_FAMILIES: dict[str, tuple[str, Family]] = {
+    "torch_linear_gelu": ("torch", Family("torch_linear_gelu", "float32", _torch_linear_gelu,
+                                          ("planted 1e-3",))),
+}
+
+
+def optional_families() -> tuple[dict[str, Family], list[str]]:
+    """The optional families whose package imports here, and a note for each other."""
+    found, notes = {}, []
+    for name, (package, family) in OPTIONAL_FAMILIES.items():
+        if importlib.util.find_spec(package) is None:
+            notes.append(f"{name} skipped: {package} is not importable")
+        else:
+            found[name] = family
+    return found, notes
 
 
 # --- running a case, and what its report says about the bug -----------------------------
