@@ -101,6 +101,10 @@ def _plant(case: Case, bug: str | None, seed: int) -> Case:
 # --- Coursera-style deep net: columns are examples, dict params W1, b1, ... ----------
 
 KEEP_PROB, LAMBD = 0.8, 0.7
+# Each slip of the deep net and the arrays it makes wrong.
+COURSERA_SLIPS = {"missing 1/m": ("W1", "W2", "W3"), "reg factor": ("W1", "W2", "W3"),
+                  "W.T -> W": ("W1", "b1"), "dropout /keep_prob": ("W1", "b1", "W2", "b2"),
+                  "sigma'(a)": ("W1", "b1", "W2", "b2")}
 
 
 def _coursera(seed: int, bug: str | None, hidden: str) -> Case:
@@ -157,13 +161,10 @@ def _coursera(seed: int, bug: str | None, hidden: str) -> Case:
         grads = backward(p, forward(p)[1], slip)
         return {name: grads["d" + name] for name in p}  # dW1 is the gradient of W1
 
-    shows = {"missing 1/m": ("W1", "W2", "W3"), "reg factor": ("W1", "W2", "W3"),
-             "W.T -> W": ("W1", "b1"), "dropout /keep_prob": ("W1", "b1", "W2", "b2"),
-             "sigma'(a)": ("W1", "b1", "W2", "b2")}
     if bug == "W.T -> W":
         assert params["W2"].shape[0] == params["W2"].shape[1]  # the slip must run
     return Case(f"coursera {hidden} seed={seed}", f, grad, params, bug,
-                tuple((k, None) for k in shows.get(bug or "", ())),
+                tuple((k, None) for k in COURSERA_SLIPS.get(bug or "", ())),
                 reference=lambda p: grad(p, None))
 
 
