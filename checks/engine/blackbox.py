@@ -72,10 +72,14 @@ def check_tolerances(rtol: float, atol: float) -> None:
     v.check_number(atol, "atol")
 
 
-def scale(x: Array) -> Array:
-    """max(1, |x|) rounded up to a power of two: what every step is multiplied by, so
-    that x + c h is exact for the stencils' offsets c."""
-    return 2.0 ** np.ceil(np.log2(np.maximum(1.0, np.abs(x))))
+def scale(x: Array, array: Array) -> Array:
+    """max(S, |x|) rounded up to a power of two, S = min(1, max |array|) (1 for an
+    array of zeros): what every step at x, an element of array, is multiplied by.
+    Params of size 1e-300 are moved by steps of their own size, not 1e-3 (which
+    would throw f far off), and a power of two keeps x + c h exact."""
+    top = float(np.max(np.abs(array), initial=0.0))
+    S = min(1.0, top) if top > 0 else 1.0
+    return 2.0 ** np.ceil(np.log2(np.maximum(S, np.abs(x))))
 
 
 @dataclass(frozen=True)
@@ -111,14 +115,14 @@ class BlackBox:
 
     def direction(self, p: int | None) -> list[Array]:
         """A seeded random direction: in params[p] only (p None, or past the last
-        array: in all, seeded by p), unit length, each element's share scaled like
-        its step (`scale`)."""
+        array: in all, seeded by p), of unit length in units of each element's step
+        `scale` (so params of size 1e-100 move by 1e-100 times as much)."""
         rng = np.random.default_rng(0 if p is None else p + 1)
         p = None if p is not None and p >= len(self.work) else p
-        d = [rng.standard_normal(q.shape) * scale(q) if p in (None, k) else np.zeros(q.shape)
+        u = [rng.standard_normal(q.shape) if p in (None, k) else np.zeros(q.shape)
              for k, q in enumerate(self.work)]
-        norm = np.sqrt(sum(float(np.sum(e**2)) for e in d))
-        return [e / norm for e in d]
+        norm = np.sqrt(sum(float(np.sum(e**2)) for e in u))
+        return [e / norm * scale(q, q) for e, q in zip(u, self.work, strict=True)]
 
     def moved(self, d: list[Array], t: complex) -> list[Array]:
         """The params moved by t along direction d."""
@@ -243,7 +247,7 @@ def best_step(box: BlackBox, p: int, method: Method, eps: float) -> float:
     chosen = []
     for flat in rng.choice(size, min(size, LADDER_ELEMENTS), replace=False):
         index = tuple(int(i) for i in np.unravel_index(int(flat), near.work[p].shape))
-        x = float(scale(near.work[p][index]))
+        x = float(scale(near.work[p][index], near.work[p]))
         best, at = np.inf, own
         for n in range(LADDER_STEPS):
             h = LADDER_TOP / LADDER_SHRINK**n

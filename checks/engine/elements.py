@@ -13,7 +13,8 @@ Error model (element k of params[p]; eps, f's error, and the steps from
          summed from terms of size G rounds like u G, however small the sum: the
          cancellation that a floor on the array's own largest element misses
          (mean(A - Y) = 6e-5 from terms of size 0.5).
-  eps / X_p, X_p = max(1, max |params[p]|): f's error over a move of the size of
+  eps / X_p, X_p = max `blackbox.scale` over params[p] (max(1, |params|), or the
+         array's size where that is below 1): f's error over a move of the size of
          the params. f's round-off is u times the terms f summed, and a
          derivative's terms are those over the params' scale: this is the floor
          of what either side can resolve, measured, not assumed (a float32 f
@@ -101,17 +102,20 @@ class Elements:
     def read(self, p: int, index: tuple[int, ...], method: Method, base: float,
              shrink: float = 1.0) -> Reading:
         """A finite-difference stencil at element index, at base * `scale`(x) / shrink."""
-        h = base * float(scale(self.box.work[p][index])) / shrink
+        h = base * float(scale(self.box.work[p][index], self.box.work[p])) / shrink
         values = self.box.evaluate(p, index, h * np.asarray(method.offsets)).real
         return read(method, values, self.center, h, self.survey.eps)
 
     def complex_step(self, p: int, index: tuple[int, ...], h: float,
                      own: bool) -> tuple[float, float]:
-        """Im f(x + ih) / h, and its truncation error estimated from 2h unless own."""
+        """Im f(x + ih) / h at h times `scale`(x), and its error: the underflow of Im
+        (UNDERFLOW_ULPS tiny / h), and unless own the truncation, estimated from 2h."""
+        h = h * float(scale(self.box.work[p][index], self.box.work[p]))
         values = self.box.evaluate(p, index, 1j * h * np.array([1.0] if own else [1.0, 2.0]))
         d = float(values[0].imag / h)
         # Im f(x + ih)/h = f' - h^2 f'''/6 + ...: at 2h the error is 4x, the change 3x.
-        return d, 0.0 if own else 4 * abs(d - values[1].imag / (2 * h)) / 3
+        truncation = 0.0 if own else 4 * abs(d - values[1].imag / (2 * h)) / 3
+        return d, truncation + UNDERFLOW_ULPS * TINY / h
 
     def numerics(self, p: int) -> tuple[Array, Array, Array]:
         """params[p]'s numerical derivatives, their own errors, and the jump J where
@@ -130,7 +134,7 @@ class Elements:
                 jumps[index] = r.jump if r.kinked else 0.0
         if self.method.complex_step:
             G_p = float(np.max(np.abs(numeric), initial=0.0))
-            err += UNDERFLOW_ULPS * TINY / h + GRADIENT_ULPS * U64 * G_p
+            err += GRADIENT_ULPS * U64 * G_p
         return numeric, err, jumps
 
     def redo_underflowing(self, p: int, numeric: Array) -> tuple[Array, Array] | None:
@@ -139,15 +143,16 @@ class Elements:
         step is then the least power of two that keeps them, with its truncation
         estimated from 2h."""
         G_p = float(np.max(np.abs(numeric), initial=0.0))
+        X = float(np.min(scale(self.box.work[p], self.box.work[p])))
         h = self.survey.steps[p]
-        if not self.method.complex_step or G_p == 0 or h * G_p >= TINY * 2.0**53:
+        if not self.method.complex_step or G_p == 0 or h * X * G_p >= TINY * 2.0**53:
             return None
-        h = float(2.0 ** np.ceil(np.log2(TINY * 2.0**55 / G_p)))
+        h = float(2.0 ** np.ceil(np.log2(TINY * 2.0**55 / (G_p * X))))
         shape = self.box.work[p].shape
         numeric, err = np.zeros(shape), np.zeros(shape)
         for index in np.ndindex(*shape):
             numeric[index], err[index] = self.complex_step(p, index, h, own=False)
-        return numeric, err + UNDERFLOW_ULPS * TINY / h + GRADIENT_ULPS * U64 * G_p
+        return numeric, err + GRADIENT_ULPS * U64 * G_p
 
     def subgradient(self, p: int, index: tuple[int, ...], h: float) -> tuple[
             float, float, float]:
@@ -173,25 +178,24 @@ class Elements:
         docstring). No smooth step: the step at which to check a subgradient."""
         method = CENTRAL if self.method is CENTRAL else RICHARDSON
         h = self.fd_step(p, method)
-        x = float(scale(self.box.work[p][index]))
-        seen = abs(jump)  # the size of the kink's effect seen so far
+        x = float(scale(self.box.work[p][index], self.box.work[p]))
         coarse = self.read(p, index, method, h)
-        if not coarse.kinked:
-            fine = self.read(p, index, method, h, shrink=4.0)
-            if steady(coarse, fine, method.order):
-                return self.confirmed(p, index, coarse, numeric, analytic)
-            coarse = fine
-            h = h / 4
+        kinks = int(coarse.kinked)  # readings so far whose jump test fired
         for _ in range(EXAMINE_STEPS):
             fine = self.read(p, index, method, h, shrink=4.0)
-            # The coarser reading's jump test is not trusted alone: at a large step a
-            # smooth f's high orders can pass for a jump. The finer one's is.
+            effect = max(abs(coarse.jump) * coarse.kinked, abs(coarse.d - fine.d), abs(jump))
             if not fine.kinked and steady(coarse, fine, method.order):
-                return self.confirmed(p, index, fine, numeric, analytic)
-            seen = max(seen, abs(fine.jump) * fine.kinked, abs(coarse.d - fine.d))
-            if max(fine.jump_noise, fine.rounding) > seen:
-                # A smaller step could not tell that kink from noise.
+                # Smooth at h/4. Blame the gradient only where that reading would have
+                # shown the kink seen at h; a jump seen at the first step only, which
+                # a smooth f's high orders can fake at a large step, is settled by
+                # the finer reading agreeing with the gradient.
+                if (not coarse.kinked or 2 * fine.jump_noise < abs(coarse.jump)
+                        or (kinks == 1 and abs(analytic - fine.d) <= fine.error)):
+                    return self.confirmed(p, index, fine, numeric, analytic)
                 return h * x
+            kinks += fine.kinked
+            if fine.jump_noise > effect:
+                return h * x  # a smaller step could not tell that kink from noise
             h, coarse = h / 4, fine
         return h * x
 
@@ -222,7 +226,7 @@ class Elements:
         G = max(float(np.max(np.abs(n), initial=0.0)) for n, _, _ in readings)
         blocks = []
         for p, (numeric, err, jumps) in enumerate(readings):
-            X_p = max(1.0, float(np.max(np.abs(self.box.work[p]), initial=0.0)))
+            X_p = float(np.max(scale(self.box.work[p], self.box.work[p])))
             floor = GRADIENT_ULPS * self.survey.eps / X_p
             A_p = GRADIENT_ULPS * u_a[p] * G + floor
             G_p = float(np.max(np.abs(numeric), initial=0.0))

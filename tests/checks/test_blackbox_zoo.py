@@ -13,27 +13,7 @@ import pytest
 
 from tests.checks.zoo import FAMILIES, Case, run_check, visible, where_caught
 
-UNVERIFIED = "issue 17: ok with elements unverified (skipped as kinks, or none checked)"
-FLOAT32 = "issue 17: float32 f unverifiable (0 elements checked), ok anyway"
 XFAIL: dict[tuple[str, str | None], str] = {
-    ("coursera_relu", None): "issue 17: dW3's rounding 1.1 x its tolerance (64u x |dW3|)",
-    ("logistic_balanced", None): "issue 17: cancellation in db (tolerance 64u x |db|)",
-    ("batchnorm_hand", None): "issue 17: cancellation in dx (tolerance 64u x |dx|)",
-    ("two_layer_bn", None): UNVERIFIED,
-    ("f32_tanh", None): FLOAT32,
-    ("f32_tanh", "planted 1e-3"): FLOAT32,
-    ("f32_two_layer", None): FLOAT32,
-    ("f32_two_layer", "planted 1e-3"): FLOAT32,
-    ("scale_loss_1e-290", None): "issue 17: no underflow floor for a loss scaled by 1e-290",
-    ("scale_params_1e-300", None): "issue 17: params at 1e-300: absolute step, f overflows",
-    ("scale_params_1e-300", "planted 1e-6"): "issue 17: params at 1e-300: absolute step",
-    ("scale_params_1e-290", None): "issue 17: params at 1e-290: absolute step, f overflows",
-    ("scale_params_1e-290", "planted 1e-6"): "issue 17: params at 1e-290: absolute step",
-    ("scale_params_1e-100", None): UNVERIFIED,
-    ("scale_params_1e-100", "planted 1e-6"): UNVERIFIED,
-    ("issue_minimal_logistic", None): "issue 17: cancellation in b (tolerance 64u x |b|)",
-    ("issue_silent_linear", "grad 2d"): UNVERIFIED,
-    ("issue_silent_noise", "grad 3x"): UNVERIFIED,
 }
 
 
@@ -70,7 +50,6 @@ def test_each_bug_is_caught_in_the_array_it_makes_wrong(family, bug):
     assert localised, f"{case.name}, bug {bug!r}: not blamed at {case.planted}:\n{report}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: one NaN in grad fails every element")
 def test_a_nan_in_the_gradient_blames_that_element_only():
     case = FAMILIES["f64_complex_safe"].build(0, "NaN in one element")
     report = run_check(case)

@@ -750,12 +750,15 @@ def run_check(case: Case) -> Report:
 
 
 def where_caught(case: Case, report: Report) -> tuple[bool, bool]:
-    """(localised, others): is a planted place among the mismatches; did a correct
-    element of a planted one-element error get blamed too. report.blocks come in
-    the order of params, so block p is the array list(params)[p] (or params[p])."""
+    """(localised, others): is a planted place among the mismatches (or the elements
+    reported nondeterministic: a grad whose result depends on the call is caught
+    as that, not as a mismatch); did a correct element of a planted one-element
+    error get blamed too. report.blocks come in the order of params, so block p is
+    the array list(params)[p] (or params[p])."""
     keys = list(case.params) if isinstance(case.params, dict) else list(range(len(case.params)))
     mismatched = {(keys[p], e.index) for p, block in enumerate(report.blocks)
-                  for e in block.mismatches}
+                  for e in block.mismatches + [s for s in block.skipped
+                                               if "nondeterministic" in s.reason]}
     arrays = {key for key, _ in mismatched}
     localised = any((key, index) in mismatched if index is not None else key in arrays
                     for key, index in case.planted)
