@@ -51,7 +51,16 @@ import numpy as np
 
 from backprop import Array
 from checks.engine.blackbox import GRADIENT_ULPS, BlackBox, Survey, best_step, scale
-from checks.engine.stencils import CENTRAL, RICHARDSON, U64, Method, Reading, read, steady
+from checks.engine.stencils import (
+    CENTRAL,
+    COMPLEX_STEP,
+    RICHARDSON,
+    U64,
+    Method,
+    Reading,
+    read,
+    steady,
+)
 from checks.report import Block, compare
 
 VERIFY_LIMIT = 0.1  # a tolerance above this fraction of G verifies nothing
@@ -138,16 +147,16 @@ class Elements:
         return numeric, err, jumps
 
     def redo_underflowing(self, p: int, numeric: Array) -> tuple[Array, Array] | None:
-        """Complex step again at a larger step when Im f(x + ih) underflows: h G_p
-        below 2^53 tiny loses digits to subnormals (a loss scaled by 1e-290). The
-        step is then the least power of two that keeps them, with its truncation
-        estimated from 2h."""
+        """Complex step again at a larger step when Im f(x + ih) comes near underflow:
+        h G_p below 2^40 tiny (a loss scaled by 1e-290), where the underflow allowance
+        UNDERFLOW_ULPS tiny / h is no longer negligible. The step is then the least
+        power of two that keeps Im f 2^42 tiny, its truncation estimated from 2h."""
         G_p = float(np.max(np.abs(numeric), initial=0.0))
         X = float(np.min(scale(self.box.work[p], self.box.work[p])))
         h = self.survey.steps[p]
-        if not self.method.complex_step or G_p == 0 or h * X * G_p >= TINY * 2.0**53:
+        if not self.method.complex_step or G_p == 0 or h * X * G_p >= TINY * 2.0**40:
             return None
-        h = float(2.0 ** np.ceil(np.log2(TINY * 2.0**55 / (G_p * X))))
+        h = float(2.0 ** np.ceil(np.log2(TINY * 2.0**42 / (G_p * X))))
         shape = self.box.work[p].shape
         numeric, err = np.zeros(shape), np.zeros(shape)
         for index in np.ndindex(*shape):
@@ -189,7 +198,12 @@ class Elements:
                 # shown the kink seen at h; a jump seen at the first step only, which
                 # a smooth f's high orders can fake at a large step, is settled by
                 # the finer reading agreeing with the gradient.
-                if (not coarse.kinked or 2 * fine.jump_noise < abs(coarse.jump)
+                if kinks == 0:  # no kink seen: the reading with the smaller error
+                    best = coarse if coarse.error <= fine.error else fine
+                    return self.confirmed(p, index, best, numeric, analytic)
+                if not coarse.kinked:  # just past a kink: the step that stays clear of it
+                    return self.confirmed(p, index, fine, numeric, analytic)
+                if (2 * fine.jump_noise < abs(coarse.jump)
                         or (kinks == 1 and abs(analytic - fine.d) <= fine.error)):
                     return self.confirmed(p, index, fine, numeric, analytic)
                 return h * x
@@ -260,13 +274,20 @@ class Elements:
             out.tol[index] = error + allowed
             out.subgradient[index] = True
             inside = abs(analytic[index] - out.numeric[index]) <= out.tol[index]
-            if error > VERIFY_LIMIT * G and inside:
+            if error > self.limit(G) and inside:
                 out.reasons[index] = KINK
         passed = np.abs(analytic - out.numeric) <= out.tol
-        for i in np.argwhere((out.tol > VERIFY_LIMIT * G) & passed):
+        for i in np.argwhere((out.tol > self.limit(G)) & passed):
             index = tuple(int(k) for k in i)
             out.reasons.setdefault(index, TOO_NOISY)
         return out
+
+    @staticmethod
+    def limit(G: float) -> float:
+        """The largest tolerance that still verifies: VERIFY_LIMIT G, and never less
+        than complex step's own underflow floor (where the gradient is 0 everywhere,
+        agreeing to within that is all a check can show)."""
+        return VERIFY_LIMIT * G + UNDERFLOW_ULPS * TINY / COMPLEX_STEP.step(U64)
 
     def block(self, p: int, analytic: Array, out: Outcome, equation: str, name: str,
               G_p: float) -> Block:
