@@ -127,7 +127,7 @@ class Derivatives:
 
     value: Array
     error: Array  # the numerical method's own error estimate
-    kinked: Array  # True where a z the perturbation moves is at or near a kink
+    kinked: Array  # True where a z the perturbation moves is at or near a kink (see at_kinks)
 
 
 def numerical_derivatives(model: Model, l: int, targets: Targets, K: int, method: Method,
