@@ -67,22 +67,27 @@ def perturbed_costs(model: Model, l: int, rows: Array | None, change: Array,
 
 
 def costs_and_kinks(model: Model, l: int, rows: Array | None, change: Array, method: Method,
-                    crossings: bool = False) -> tuple[Array, Array, Array]:
+                    inner: tuple[int, ...] = ()) -> tuple[Array, Array, Array]:
     """perturbed_costs, with the kinks counted: C (S, K, m); near (K, m), how many z
     that the perturbation moves lie at, or within the step or rounding radius of, a
-    kink; crossed (K, m), how many of them the stencil itself moves over a kink (or
-    that lie exactly at one), counted only if crossings (else zeros)."""
+    kink; and if inner names some of the offsets (else zeros), counts (3, K, m): how
+    many z the whole stencil moves over a kink (or that sit on one), how many lie
+    within their rounding radius of a kink over the inner offsets' range, and how
+    many the inner offsets move over a kink."""
     ref, net = model.ref, model.ref.net
     offsets = np.asarray(method.offsets)
     shift = (1j * change[None] if method.complex_step
              else offsets.reshape(-1, *[1] * change.ndim) * change[None])
     K, m = change.shape[0], change.shape[-1]
-    near, crossed = np.zeros((K, m), dtype=int), np.zeros((K, m), dtype=int)
+    near, counts = np.zeros((K, m), dtype=int), np.zeros((3, K, m), dtype=int)
+    at = np.zeros(())  # no radius: the kink itself
 
     def count(kinks: tuple[float, ...], z: Array, base: Array, radius: Array) -> None:
         near[...] += near_kink(kinks, z, base, radius, method.complex_step)
-        if crossings:
-            crossed[...] += near_kink(kinks, z, base, np.zeros(()), method.complex_step)
+        if inner:
+            counts[0] += near_kink(kinks, z, base, at, False)
+            counts[1] += near_kink(kinks, z[list(inner)], base, radius, False)
+            counts[2] += near_kink(kinks, z[list(inner)], base, at, False)
 
     if rows is None:
         z = ref.z[l] + shift
@@ -101,7 +106,7 @@ def costs_and_kinks(model: Model, l: int, rows: Array | None, change: Array, met
         if net.sigma[l].kinks:
             count(net.sigma[l].kinks, z, ref.z[l], model.r_z[l])
         if l == ref.L - 1:
-            return per_example_cost(net.cost_fn, z, net.sigma[-1].sigma, ref.Y), near, crossed
+            return per_example_cost(net.cost_fn, z, net.sigma[-1].sigma, ref.Y), near, counts
         l += 1
         z = ref.W[l] @ net.sigma[l - 1].sigma(z) + ref.b[l]
 
@@ -293,15 +298,18 @@ def element_derivatives(model: Model, l: int, t: Target, method: Method,
                        numeric.kinked.reshape(shape))
 
 
-# The one-sided quotients at a kink: C at 0, +-h/2 and +-h. First order, so each side
-# is a mean of f' over its own interval: one kink inside it makes the quotient a convex
-# combination of the derivatives either side, never an overshoot (a second-order
-# stencil's negative weights would overshoot). The weights are those of D+(h/2), for
-# the round-off eps * weight_sum / h. The step balances first-order truncation and
-# round-off, u^(1/2), for the network's own u: a float32 network's z may be on the
-# other side of a kink within its rounding, and 2^-12 reaches over that.
-ONE_SIDED = Method("one_sided", (1.0, 0.5, -0.5, -1.0, 0.0), (0.0, 2.0, 0.0, 0.0, -2.0),
-                   complex_step=False, order=1)
+# The one-sided derivatives at a kink, from C at 0, +-h/2, +-h and +-2h. A kink within
+# +-h/2 of the point (exactly at it, or where a z within its rounding of one crosses it)
+# leaves the pieces beyond clean: their first-order quotients over [h/2, h] and [h, 2h],
+# extrapolated linearly to 0 (2 R1 - R2), give the derivative of the piece on that side
+# at 0, whichever side of the kink the point itself is on. The quotients over [0, h/2]
+# (the derivative at 0 when no kink is that close) complete the interval. The weights
+# are those of 2 R1 - R2 (the largest round-off). The step balances first-order
+# truncation and round-off, u^(1/2), for the network's own u: a float32 network's z
+# may be on the other side of a kink within its rounding, and 2^-12 reaches over that.
+ONE_SIDED = Method("one_sided", (2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0),
+                   (-1.0, 5.0, -4.0, 0.0, 0.0, 0.0, 0.0), complex_step=False, order=1)
+INNER = (2, 3, 4)  # the offsets 0.5, 0 and -0.5 of ONE_SIDED
 
 
 @dataclass(frozen=True)
@@ -318,10 +326,10 @@ class Kinks:
 def at_kinks(model: Model, l: int, t: Target, kinked: Array, structured: bool) -> Kinks:
     """Check the elements at kinks as subgradients: analytic in [min(D-, D+), max(D-, D+)].
 
-    Along an element the cost is piecewise smooth; a difference quotient over an
-    interval holding one kink is a convex combination of the derivatives either
-    side, so a chain-rule value taking any sigma'(0) between the slopes (relu: 0,
-    leaky_relu: 0.01) lies between the one-sided derivatives D- and D+. For db and
+    Along an element the cost is piecewise smooth, with one-sided derivatives D- and
+    D+ at a kink (`one_sided` reads them from the pieces beyond it); a chain-rule
+    value taking any sigma'(0) between the slopes (relu: 0, leaky_relu: 0.01) is a
+    convex combination of the two, and lies between them. For db and
     dW (the mean cost) the interval is the mean of the examples' intervals, since
     examples whose z moves over the kink in opposite directions put D- and D+ on
     opposite sides. The tolerance: the element's own (the error model) plus the
@@ -362,13 +370,17 @@ def kink_reason(finite: bool, crossed: int) -> str:
 
 
 def one_sided(model: Model, l: int, targets: Targets, ks: Array) -> Array:
-    """For each example x of each target in ks, from C at 0, +-h/2 and +-h (ONE_SIDED):
+    """For each example x of each target in ks, from C at the offsets of ONE_SIDED:
 
-      lo, hi    min and max of D- = (C(0) - C(-h/2)) / (h/2), D+ = (C(h/2) - C(0)) / (h/2)
-      err       4 x the larger truncation by step halving, |D(h) - D(h/2)|, + the
-                round-off eps * weight_sum / h + underflow (as numerical_derivatives)
+      lo, hi    the least and greatest of the one-sided derivatives: on each side, the
+                quotient over [0, h/2] and 2 R1 - R2 from the quotients R1 over
+                [h/2, h] and R2 over [h, 2h] (see ONE_SIDED)
+      err       4 |R2 - R1| on the side where it is larger (the drift of f' over the
+                step, which bounds what the extrapolation and the inner quotient miss)
+                + the round-off eps * weight_sum / h + underflow (as elsewhere)
       crossed   how many z the stencil moves over a kink (or that sit exactly on one)
-      beyond    how many z lie within their rounding of a kink the stencil does not reach
+      beyond    how many z lie within their rounding of a kink that the offsets +-h/2
+                do not move them over
     Returns (5, len(ks), m).
     """
     ref = model.ref
@@ -380,15 +392,17 @@ def one_sided(model: Model, l: int, targets: Targets, ks: Array) -> Array:
     for start in range(0, len(ks), chunk):
         p = slice(start, min(len(ks), start + chunk))
         rows, change, h = targets(ks[p])
-        C, near, crossed = costs_and_kinks(model, l, rows, change, ONE_SIDED, crossings=True)
+        C, _, (crossed, near, inner) = costs_and_kinks(model, l, rows, change, ONE_SIDED,
+                                                         inner=INNER)
         h = h if h.ndim == 2 else h[:, None]
-        right, right_h = (C[1] - C[4]) / (h / 2), (C[0] - C[4]) / h
-        left, left_h = (C[4] - C[2]) / (h / 2), (C[4] - C[3]) / h
-        trunc = np.maximum(np.abs(right_h - right), np.abs(left_h - left))
-        eps = f_roundoff(np.abs(C[4])) + noise
-        out[:, p] = (np.minimum(left, right), np.maximum(left, right),
-                     4 * trunc + eps * ONE_SIDED.weight_sum / h + underflow(h), crossed,
-                     near - crossed)
+        right = [(C[2] - C[3]) / (h / 2), (C[1] - C[2]) / (h / 2), (C[0] - C[1]) / h]
+        left = [(C[3] - C[4]) / (h / 2), (C[4] - C[5]) / (h / 2), (C[5] - C[6]) / h]
+        sides = np.stack([right[0], 2 * right[1] - right[2], left[0], 2 * left[1] - left[2]])
+        drift = np.maximum(np.abs(right[2] - right[1]), np.abs(left[2] - left[1]))
+        eps = f_roundoff(np.abs(C[3])) + noise
+        out[:, p] = (sides.min(axis=0), sides.max(axis=0),
+                     4 * drift + eps * ONE_SIDED.weight_sum / h + underflow(h), crossed,
+                     near - inner)
     return out
 
 
