@@ -155,6 +155,27 @@ def test_units_at_or_within_1e_12_of_a_kink_pass(activation, offset, dtype):
                 assert sum(b.subgradients for b in report.blocks) > 0, str(report)
 
 
+@pytest.mark.parametrize("slope", [None, 2.0], ids=["correct", "sigma'(0)=2"])
+def test_kinks_are_checked_alike_on_every_path_of_the_engine(slope):
+    # The fast path (one row run onward; tangents under complex step) against the dense
+    # perturbation and the complex evaluation of the network.
+    net, X, Y = on_the_kink("leaky_relu")
+    impl = vectorized.backprop if slope is None else with_sigma_prime_at_0("leaky_relu", slope)
+    g = impl(net, X, Y)
+    model = analyse(net, X, Y)
+
+    def verdicts(blocks):
+        return [(b.subgradients, len(b.skipped), [e.where() for e in b.mismatches])
+                for b in blocks]
+
+    for method in METHODS.values():
+        fast = verdicts(perturb.check_arrays(model, g, method))
+        # Correct: every kink element a subgradient; sigma'(0) = 2: each a mismatch.
+        assert sum(count if slope is None else len(wrong) for count, _, wrong in fast) > 0
+        assert verdicts(perturb.check_arrays(model, g, method, structured=False)) == fast
+        assert verdicts(perturb.check_arrays(model, g, method, tangents=False)) == fast
+
+
 def test_several_kinks_at_once_are_left_unverified_with_the_reason():
     # tanh, then two relu units fed +z and -z of it: with x = 0 both relu z are 0,
     # and moving the tanh unit moves both over their kinks, in opposite directions.
