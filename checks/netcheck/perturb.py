@@ -70,10 +70,10 @@ def costs_and_kinks(model: Model, l: int, rows: Array | None, change: Array, met
                     inner: tuple[int, ...] = ()) -> tuple[Array, Array, Array]:
     """perturbed_costs, with the kinks counted: C (S, K, m); near (K, m), how many z
     that the perturbation moves lie at, or within the step or rounding radius of, a
-    kink; and if inner names some of the offsets (else zeros), counts (3, K, m): how
-    many z the whole stencil moves over a kink (or that sit on one), how many lie
-    within their rounding radius of a kink over the inner offsets' range, and how
-    many the inner offsets move over a kink."""
+    kink; and if inner names some of the offsets of a finite-difference stencil (else
+    zeros), counts (3, K, m): how many z the whole stencil moves over a kink (or that
+    sit on one), how many lie within their rounding radius of a kink over the inner
+    offsets' range, and how many the inner offsets move over a kink."""
     ref, net = model.ref, model.ref.net
     offsets = np.asarray(method.offsets)
     shift = (1j * change[None] if method.complex_step
@@ -85,9 +85,9 @@ def costs_and_kinks(model: Model, l: int, rows: Array | None, change: Array, met
     def count(kinks: tuple[float, ...], z: Array, base: Array, radius: Array) -> None:
         near[...] += near_kink(kinks, z, base, radius, method.complex_step)
         if inner:
-            counts[0] += near_kink(kinks, z, base, at, False)
-            counts[1] += near_kink(kinks, z[list(inner)], base, radius, False)
-            counts[2] += near_kink(kinks, z[list(inner)], base, at, False)
+            counts[0] += near_kink(kinks, z, base, at, method.complex_step)
+            counts[1] += near_kink(kinks, z[list(inner)], base, radius, method.complex_step)
+            counts[2] += near_kink(kinks, z[list(inner)], base, at, method.complex_step)
 
     if rows is None:
         z = ref.z[l] + shift
@@ -366,7 +366,7 @@ def kink_reason(finite: bool, crossed: int) -> str:
     if crossed > 1:
         return (f"the step moves {crossed} z over kinks at once: the chain rule's value "
                 "need not lie between the one-sided derivatives")
-    return "a z within its rounding of a kink that the one-sided steps do not reach"
+    return "a z within its rounding of a kink that the steps +-h/2 do not move it over"
 
 
 def one_sided(model: Model, l: int, targets: Targets, ks: Array) -> Array:
@@ -392,8 +392,8 @@ def one_sided(model: Model, l: int, targets: Targets, ks: Array) -> Array:
     for start in range(0, len(ks), chunk):
         p = slice(start, min(len(ks), start + chunk))
         rows, change, h = targets(ks[p])
-        C, _, (crossed, near, inner) = costs_and_kinks(model, l, rows, change, ONE_SIDED,
-                                                         inner=INNER)
+        C, _, (crossed, near_inner, crossed_inner) = costs_and_kinks(
+            model, l, rows, change, ONE_SIDED, inner=INNER)
         h = h if h.ndim == 2 else h[:, None]
         right = [(C[2] - C[3]) / (h / 2), (C[1] - C[2]) / (h / 2), (C[0] - C[1]) / h]
         left = [(C[3] - C[4]) / (h / 2), (C[4] - C[5]) / (h / 2), (C[5] - C[6]) / h]
@@ -402,7 +402,7 @@ def one_sided(model: Model, l: int, targets: Targets, ks: Array) -> Array:
         eps = f_roundoff(np.abs(C[3])) + noise
         out[:, p] = (sides.min(axis=0), sides.max(axis=0),
                      4 * drift + eps * ONE_SIDED.weight_sum / h + underflow(h), crossed,
-                     near - inner)
+                     near_inner - crossed_inner)
     return out
 
 
