@@ -28,8 +28,9 @@ class Activation:
     sigma_prime(z)[k, j, x] = d a_kx / d z_jx.
 
     kinks lists the points where sigma is not differentiable (relu: 0.0); the
-    checker skips elements whose value depends on a z at, or within the
-    finite-difference step of, a kink.
+    checker checks elements whose value depends on a z at, or within the
+    finite-difference step of, a kink as subgradients (between the one-sided
+    derivatives).
 
     curvature bounds |sigma''(z)| / |sigma'(z)| (tanh: 2, sigmoid and softplus:
     1, piecewise-linear: 0). The checker's error model uses it to bound how much
@@ -97,7 +98,7 @@ def _relu(z: Array) -> Array:
 
 
 def _relu_prime(z: Array) -> Array:
-    # The derivative at the kink z = 0 is taken as 0; the checker skips it.
+    # The derivative at the kink z = 0 is taken as 0, the slope on its left: a subgradient.
     return np.where(np.real(z) > 0, 1.0, 0.0).astype(z.real.dtype)
 
 

@@ -211,7 +211,10 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     else Richardson), "complex_step", "richardson" or "central".
     Each mismatch is reported under its equation: BP1 (delta of the output
     layer), BP2 (delta of the others), BP3 (db), BP4 (dW). The tolerance of each
-    element comes from the error model (checks.netcheck.error_model).
+    element comes from the error model (checks.netcheck.error_model). An element
+    at a kink (relu, leaky_relu at 0) is checked as a subgradient: between the
+    one-sided derivatives (checks.netcheck.perturb.at_kinks); one that cannot be is
+    skipped, with the reason.
 
     directions: fast mode for large networks. Each array is checked along
     `directions` seeded random directions u (numerical directional derivative

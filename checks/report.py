@@ -3,8 +3,10 @@
 Closeness rule (one rule, everywhere): an element passes when
 |analytic - numeric| <= tolerance, where the tolerance is set per element by
 the error model of the check that produced it (see `checks.network` and
-`checks.gradcheck`). Elements where the function is not differentiable are
-skipped, counted and listed; they never fail a check.
+`checks.gradcheck`). An element at a kink that check_network checks as a
+subgradient passes when the analytic value lies between the one-sided derivatives
+(within its tolerance). Elements that cannot be checked are skipped, counted and
+listed, with the reason when the check gives one; they never fail a check.
 """
 
 from __future__ import annotations
@@ -195,7 +197,8 @@ class Report:
 
 def render(report: Report) -> str:
     """The readable table: one line per array in backward order, the diagnosis, then
-    the mismatched elements in the order of the derivation, then the skipped ones."""
+    the mismatched elements in the order of the derivation, the count of subgradients
+    verified at kinks, then the skipped elements."""
     head = f"{report.title}: {'OK' if report.ok else 'FAILED'}  (method: {report.method}"
     lines = [head + f" - {report.method_reason})" if report.method_reason else head + ")"]
     lines.append(
@@ -212,6 +215,10 @@ def render(report: Report) -> str:
         lines.append(f"Mismatched elements: {len(bad)} / {report.checked}")
         for b in sorted(report.blocks, key=_listing_key):
             lines.extend(_mismatch_lines(b))
+    subgradients = sum(b.subgradients for b in report.blocks)
+    if subgradients:
+        lines.append(f"Verified as subgradients at kinks: {subgradients} (the analytic value "
+                     "lies between the one-sided derivatives)")
     lines.extend(_unverified_lines(report))
     floors = [b for b in report.blocks if b.floor is not None]
     if floors:

@@ -27,10 +27,10 @@ from checks.network import analyse, check_network, tolerances
 from tests.checks.planting import (
     Element,
     cached_everywhere,
+    kink_elements,
     pick_element,
     plant,
     random_case,
-    skipped_elements,
 )
 
 
@@ -105,7 +105,7 @@ def measure(cases: int, seed: int, dtype: type, method: str,
                                cached_derivatives=cached)
         false_alarms += not report.ok
         bound = tolerances(net, X, Y, cached)
-        choice = pick_element(rng, g, skipped_elements(report.blocks), bound)
+        choice = pick_element(rng, g, kink_elements(net, X, Y, method, cached), bound)
         if choice is None:
             continue
         tried += 1

@@ -8,12 +8,12 @@ default cached_derivatives=True must accept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from backprop import ACTIVATIONS, COSTS, HIDDEN, Array, Gradients, Network, derivation
-from checks.report import Block
+from backprop import ACTIVATIONS, COSTS, HIDDEN, Array, Gradients, Network, derivation, vectorized
+from checks.engine.stencils import METHODS
+from checks.netcheck import perturb
+from checks.network import analyse
 
 FIELDS = ("delta", "dW", "db")
 # (field, layer, index) of one element of the gradients.
@@ -46,7 +46,7 @@ def plant(g: Gradients, field: str, l: int, index: tuple[int, ...], rel: float) 
     return Gradients(**arrays)
 
 
-def pick_element(rng: np.random.Generator, g: Gradients, skipped: set[Element],
+def pick_element(rng: np.random.Generator, g: Gradients, at_kinks: set[Element],
                  noise: Gradients) -> tuple[str, int, tuple[int, ...]] | None:
     """A random element with |value| >= 1 % of its array's largest, not at a kink.
 
@@ -62,19 +62,26 @@ def pick_element(rng: np.random.Generator, g: Gradients, skipped: set[Element],
                 continue
             for index in np.argwhere((np.abs(a) >= 0.01 * top) & (np.abs(a) > e)):
                 idx = tuple(int(i) for i in index)
-                if (field, l, idx) not in skipped:
+                if (field, l, idx) not in at_kinks:
                     candidates.append((field, l, idx))
     return candidates[int(rng.integers(len(candidates)))] if candidates else None
 
 
-def skipped_elements(blocks: Sequence[Block]) -> set[Element]:
-    """(field, layer, index) of every element a report skipped at a kink."""
+def kink_elements(net: Network, X: Array, Y: Array, method: str,
+                  cached: bool = True) -> set[Element]:
+    """(field, layer, index) of every element whose perturbation under `method` moves a
+    z at or near a kink: what check_network checks as a subgradient (or skips), with
+    a weaker tolerance than elsewhere, and so left out of the planting."""
+    model = analyse(net, X, Y, cached)
+    chosen = METHODS[method]
+    local = perturb.forward_tangents(model, chosen)
+    g = vectorized.backprop(net, X, Y)  # for the arrays' shapes
     out: set[Element] = set()
-    for b in blocks:
-        assert b.id is not None
-        out |= {(b.id.kind, b.id.layer, e.index) for e in b.skipped}
+    for l in range(net.L):
+        for t in perturb.targets_of(model, g, l):
+            kinked = perturb.element_derivatives(model, l, t, chosen, tangents=local).kinked
+            out |= {(t.id.kind, l, tuple(int(i) for i in idx)) for idx in np.argwhere(kinked)}
     return out
-
 
 def cached_everywhere(net: Network, X: Array, Y: Array) -> Gradients:
     """Backprop in the network's dtype taking sigma' from the cached activation

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from backprop import Gradients, Network, derivation, forward, vectorized
+from backprop import ACTIVATIONS, Gradients, Network, derivation, forward, vectorized
 from backprop.slips import BY_NAME, plant
 from checks import check_network
 from checks.cli.sweep import random_batch
@@ -65,22 +65,156 @@ def test_mismatch_line_names_equation_layer_element_and_values():
     assert "Mismatched elements: 1 / " in str(report)
 
 
-@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
-def test_elements_at_a_kink_are_skipped_not_failed(activation):
-    # z[0][0, :] is exactly 0 for every example: the first unit sits on the kink.
-    W1 = np.array([[0.0, 0.0], [1.0, -0.5], [0.3, 0.8]])
-    b1 = np.array([[0.0], [0.1], [-0.2]])
-    net = Network([W1, np.array([[0.5, -1.0, 0.7]])], [b1, np.array([[0.1]])],
+def on_the_kink(activation: str, dtype=np.float64) -> tuple[Network, np.ndarray, np.ndarray]:
+    """z[0][0, :] exactly 0 for every example (a zero row of W and b: the first unit
+    sits on its kink), and z[0][:, 2] exactly 0 (zero biases on a zero input column)."""
+    W1 = np.array([[0.0, 0.0], [1.0, -0.5], [0.3, 0.8]], dtype=dtype)
+    net = Network([W1, np.array([[0.5, -1.0, 0.7]], dtype=dtype)],
+                  [np.zeros((3, 1), dtype=dtype), np.array([[0.1]], dtype=dtype)],
                   [activation, "identity"], "quadratic")
-    X = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]])
-    Y = np.array([[0.2, -0.1, 0.4]])
-    report = check_network(net, X, Y)
-    assert report.ok, str(report)
-    assert report.skipped > 0 and "not differentiable here" in str(report)
-    skipped = {e.where() for b in report.blocks for e in b.skipped}
-    assert "BP2 delta[0][j=0, x=0]" in skipped and "BP4 dW[0][j=0, i=1]" in skipped
-    # Elements that do not touch the kink are still checked.
-    assert "BP4 dW[0][j=1, i=0]" not in skipped
+    X = np.array([[0.5, -1.0, 0.0], [1.5, 0.3, 0.0]], dtype=dtype)
+    return net, X, np.array([[0.2, -0.1, 0.4]], dtype=dtype)
+
+
+def with_sigma_prime_at_0(activation: str, slope: float):
+    """A backprop (the derivation's steps) that takes sigma'(0) = slope at the kink."""
+    act = ACTIVATIONS[activation]
+
+    def sigma_prime(z):
+        return np.where(z == 0, slope, act.sigma_prime(z))
+
+    wrong = dataclasses.replace(act, sigma_prime=sigma_prime, backward_from_a=None)
+
+    def impl(net, X, Y):
+        sigma = [wrong if s.name == activation else s for s in net.sigma]
+        return derivation.backprop(net.weights, net.biases, sigma, net.cost_fn, X, Y)
+
+    return impl
+
+
+def kink_elements(report) -> set[str]:
+    return {e.where() for e in report.mismatches}
+
+
+@pytest.mark.parametrize("method", ["auto", *METHODS])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_elements_at_a_kink_are_checked_as_subgradients(activation, method):
+    net, X, Y = on_the_kink(activation)
+    report = check_network(net, X, Y, method=method)
+    assert report.ok and report.skipped == 0, str(report)
+    assert sum(b.subgradients for b in report.blocks) > 0
+    assert "Verified as subgradients at kinks: " in str(report)
+    assert "not differentiable here" not in str(report)
+    # Any sigma'(0) between the slopes either side is a subgradient; one outside is not.
+    low = 0.0 if activation == "relu" else 0.01
+    assert check_network(net, X, Y, with_sigma_prime_at_0(activation, (low + 1) / 2),
+                         method=method).ok
+
+
+@pytest.mark.parametrize("method", ["auto", *METHODS])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_a_sigma_prime_of_2_at_the_kink_fails_at_the_kink_elements(activation, method):
+    net, X, Y = on_the_kink(activation)
+    report = check_network(net, X, Y, with_sigma_prime_at_0(activation, 2.0), method=method)
+    assert not report.ok, str(report)
+    # delta[0][j=0, x] for every example, delta[0][:, x=2], and what is built from them.
+    wrong = {e.where() for e in report.mismatches}
+    assert {f"BP2 delta[0][j=0, x={x}]" for x in range(3)} <= wrong, str(report)
+    assert {f"BP2 delta[0][j={j}, x=2]" for j in range(3)} <= wrong, str(report)
+    assert "BP2 delta[0][j=1, x=0]" not in wrong, str(report)  # away from the kink
+
+
+def test_a_wrong_value_only_at_a_kink_element_is_caught_there():
+    net, X, Y = on_the_kink("relu")
+    g = vectorized.backprop(net, X, Y)
+
+    def wrong(net, X, Y):
+        delta = [d.copy() for d in g.delta]
+        # At the kink (x = 2) the one-sided derivatives are 0 and W[1][0, 1] (a - y) =
+        # 0.3: -1e-3 lies outside them.
+        delta[0][1, 2] -= 1e-3
+        return Gradients(delta, g.dW, g.db)
+
+    for method in ["auto", *METHODS]:
+        report = check_network(net, X, Y, impl=wrong, method=method)
+        assert [e.where() for e in report.mismatches] == ["BP2 delta[0][j=1, x=2]"], str(report)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("offset", [0.0, 1e-12, -1e-12])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_units_at_or_within_1e_12_of_a_kink_pass(activation, offset, dtype):
+    net, X, Y = on_the_kink(activation, dtype)
+    net = Network(net.weights, [b + offset for b in net.biases], list(net.activations),
+                  net.cost)
+    for method in ["auto", *METHODS]:
+        for impl in ("vectorized", "loop"):
+            report = check_network(net, X, Y, impl, method=method)
+            assert report.ok and report.skipped == 0, str(report)
+            if report.method != "complex_step" or offset == 0:  # complex step: kinks in rounding
+                assert sum(b.subgradients for b in report.blocks) > 0, str(report)
+
+
+@pytest.mark.parametrize("slope", [None, 2.0], ids=["correct", "sigma'(0)=2"])
+def test_kinks_are_checked_alike_on_every_path_of_the_engine(slope):
+    # The fast path (one row run onward; tangents under complex step) against the dense
+    # perturbation and the complex evaluation of the network.
+    net, X, Y = on_the_kink("leaky_relu")
+    impl = vectorized.backprop if slope is None else with_sigma_prime_at_0("leaky_relu", slope)
+    g = impl(net, X, Y)
+    model = analyse(net, X, Y)
+
+    def verdicts(blocks):
+        return [(b.subgradients, len(b.skipped), [e.where() for e in b.mismatches])
+                for b in blocks]
+
+    for method in METHODS.values():
+        fast = verdicts(perturb.check_arrays(model, g, method))
+        # Correct: every kink element a subgradient; sigma'(0) = 2: each a mismatch.
+        assert sum(count if slope is None else len(wrong) for count, _, wrong in fast) > 0
+        assert verdicts(perturb.check_arrays(model, g, method, structured=False)) == fast
+        assert verdicts(perturb.check_arrays(model, g, method, tangents=False)) == fast
+
+
+def test_several_kinks_at_once_are_left_unverified_with_the_reason():
+    # tanh, then two relu units fed +z and -z of it: with x = 0 both relu z are 0,
+    # and moving the tanh unit moves both over their kinks, in opposite directions.
+    # C_x = (relu(t) - relu(-t) - 1)^2 / 2 = (t - 1)^2 / 2 is smooth, so D- = D+ = -1,
+    # while the chain rule with relu'(0) = 0 gives 0: neither may be blamed.
+    net = Network([np.array([[1.0]]), np.array([[1.0], [-1.0]]), np.array([[1.0, -1.0]])],
+                  [np.zeros((1, 1)), np.zeros((2, 1)), np.zeros((1, 1))],
+                  ["tanh", "relu", "identity"], "quadratic")
+    X, Y = np.array([[0.0, 0.7]]), np.array([[1.0, 0.3]])
+    for method in ["auto", *METHODS]:
+        report = check_network(net, X, Y, method=method)
+        assert report.ok, str(report)
+        skipped = {e.where(): e.reason for b in report.blocks for e in b.skipped}
+        assert set(skipped) == {"BP2 delta[0][j=0, x=0]", "BP3 db[0][j=0]"}, str(report)
+        assert all("2 z over kinks at once" in why for why in skipped.values()), skipped
+        assert "BP3 db[0][j=0]: the step moves 2 z over kinks at once" in str(report)
+        assert sum(b.subgradients for b in report.blocks) > 0, str(report)
+
+
+def test_random_networks_with_units_on_their_kinks_raise_no_false_alarm():
+    """Zero biases and a zero input column put every relu / leaky_relu unit of that
+    example on its kink, in one or two hidden layers, in float64 and float32."""
+    rng = np.random.default_rng(17)
+    for case in range(12):
+        hidden = [str(rng.choice(["relu", "leaky_relu"])) for _ in range(1 + case % 2)]
+        sizes = [int(n) for n in rng.integers(1, 5, size=len(hidden) + 2)]
+        dtype = np.float64 if case % 3 else np.float32
+        net = Network.random(sizes, [*hidden, "sigmoid"], "cross_entropy", seed=case,
+                             dtype=dtype)
+        net = Network(net.weights, [np.zeros_like(b) for b in net.biases], [*hidden, "sigmoid"],
+                      "cross_entropy")
+        X = rng.normal(size=(sizes[0], 3)).astype(dtype)
+        X[:, 1] = 0
+        Y = rng.uniform(size=(sizes[-1], 3)).astype(dtype)
+        for method in ["auto", *METHODS]:
+            report = check_network(net, X, Y, method=method)
+            assert report.ok, f"{method}\n{report}"
+            assert all(e.reason for b in report.blocks for e in b.skipped), str(report)
+            assert sum(b.subgradients for b in report.blocks) > 0, str(report)
 
 
 def test_a_wrong_relu_derivative_away_from_the_kink_is_still_caught():

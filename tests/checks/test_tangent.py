@@ -126,16 +126,31 @@ def twins(deeper: bool) -> Network:
 
 
 @pytest.mark.parametrize("deeper", [False, True], ids=["next-layer", "two-layers-on"])
-def test_kinks_reached_by_a_tangent_are_skipped_as_before(deeper):
+def test_kinks_reached_by_a_tangent_are_found_and_checked_as_subgradients(deeper):
     net = twins(deeper)
     X, Y = np.array([[0.4, -1.0, 2.0], [1.0, 0.5, -0.3]]), np.array([[0.2, -0.1, 0.7]])
     new, old, scale = both_paths(net, X, Y)
     assert_same_numbers(new, old, scale)
-    skipped = {b.name: {e.index for e in b.skipped} for b in new}
+    model, g = analyse(net, X, Y), float64_backprop(net, X, Y)
+    local = perturb.forward_tangents(model, COMPLEX_STEP)
+    assert local is not None
+    kinked = {}
+    for l in range(net.L):
+        for t in perturb.targets_of(model, g, l):
+            found = perturb.element_derivatives(model, l, t, COMPLEX_STEP, tangents=local).kinked
+            np.testing.assert_array_equal(
+                found, perturb.element_derivatives(model, l, t, COMPLEX_STEP).kinked,
+                err_msg=f"{t.id.name}: kinks found by tangents and by complex evaluation")
+            kinked[t.id.name] = {tuple(int(i) for i in idx) for idx in np.argwhere(found)}
     relu = 2 if deeper else 1
-    assert skipped["dW[0]"] == {(j, i) for j in range(2) for i in range(2)}, skipped
-    assert skipped[f"delta[{relu}]"] == {(0, x) for x in range(3)}, skipped
-    assert not skipped[f"dW[{relu + 1}]"], skipped
+    assert kinked["dW[0]"] == {(j, i) for j in range(2) for i in range(2)}, kinked
+    assert kinked[f"delta[{relu}]"] == {(0, x) for x in range(3)}, kinked
+    assert not kinked[f"dW[{relu + 1}]"], kinked
+    # Each of them checked as a subgradient, on either path.
+    for blocks in (new, old):
+        assert {b.name: b.subgradients for b in blocks if b.subgradients} == {
+            name: len(found) for name, found in kinked.items() if found}
+        assert not any(b.skipped for b in blocks)
 
 
 def test_blocks_and_threads_do_not_change_a_bit(monkeypatch):
