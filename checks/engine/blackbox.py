@@ -59,6 +59,7 @@ LADDER_TOP, LADDER_SHRINK, LADDER_STEPS = 2.0**-2, 4.0, 13
 PROBE_SHIFT = 2.0**-10
 LADDER_SLACK = 4.0
 LADDER_ELEMENTS = 3
+TINY_PARAMS = float(np.sqrt(np.finfo(np.float64).eps))  # 1.5e-8 (see `scale`)
 
 Call = Callable[[list[Array]], Any]
 # f's output as one number: (output, where f was evaluated, must it be real) -> the
@@ -73,12 +74,14 @@ def check_tolerances(rtol: float, atol: float) -> None:
 
 
 def scale(x: Array, array: Array) -> Array:
-    """max(S, |x|) rounded up to a power of two, S = min(1, max |array|) (1 for an
-    array of zeros): what every step at x, an element of array, is multiplied by.
-    Params of size 1e-300 are moved by steps of their own size, not 1e-3 (which
-    would throw f far off), and a power of two keeps x + c h exact."""
+    """max(S, |x|) rounded up to a power of two: what every step at x, an element of
+    array, is multiplied by (a power of two keeps x + c h exact). S = 1, unless
+    the whole array is below TINY_PARAMS: then S = max |array|, so that params of
+    size 1e-300 are moved by steps of their own size, not by 1e-3, which would
+    throw f far off. (Params of ordinary small sizes, biases of 0.01, keep S = 1:
+    f varies over distances of order 1 in them as much as in any.)"""
     top = float(np.max(np.abs(array), initial=0.0))
-    S = min(1.0, top) if top > 0 else 1.0
+    S = top if 0 < top < TINY_PARAMS else 1.0
     return 2.0 ** np.ceil(np.log2(np.maximum(S, np.abs(x))))
 
 

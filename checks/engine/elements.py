@@ -14,8 +14,8 @@ Error model (element k of params[p]; eps, f's error, and the steps from
          cancellation that a floor on the array's own largest element misses
          (mean(A - Y) = 6e-5 from terms of size 0.5).
   eps / X_p, X_p = max `blackbox.scale` over params[p] (max(1, |params|), or the
-         array's size where that is below 1): f's error over a move of the size of
-         the params. f's round-off is u times the terms f summed, and a
+         array's size where that is tiny): f's error over a move of the size of the
+         params. f's round-off is u times the terms f summed, and a
          derivative's terms are those over the params' scale: this is the floor
          of what either side can resolve, measured, not assumed (a float32 f
          has eps ~ 6e-8 |terms|, so its gradient is allowed float32 round-off).
@@ -65,6 +65,7 @@ from checks.report import Block, compare
 
 VERIFY_LIMIT = 0.1  # a tolerance above this fraction of G verifies nothing
 UNDERFLOW_ULPS = 4
+REFINE = 4.0  # a reading whose error is this many times its round-off is read at h/4
 EXAMINE_STEPS = 14  # steps 4x apart at which a kinked element is read again
 TINY = float(np.finfo(np.float64).tiny)
 TOO_NOISY = "f too noisy here for the check to see an error below the tolerance"
@@ -138,13 +139,24 @@ class Elements:
                 numeric[index], err[index] = self.complex_step(
                     p, index, h, h == self.method.step(U64))
             else:
-                r = self.read(p, index, self.method, h)
+                r = self.refined(p, index, self.read(p, index, self.method, h), h)
                 numeric[index], err[index] = r.d, r.error
                 jumps[index] = r.jump if r.kinked else 0.0
         if self.method.complex_step:
             G_p = float(np.max(np.abs(numeric), initial=0.0))
             err += GRADIENT_ULPS * U64 * G_p
         return numeric, err, jumps
+
+    def refined(self, p: int, index: tuple[int, ...], r: Reading, h: float) -> Reading:
+        """A smooth reading whose error is mostly truncation (over REFINE times its
+        round-off: the array's step is too large for this element's curvature) read
+        again at h/4, and the better of the two kept when they agree."""
+        if r.kinked or r.error <= REFINE * r.rounding:
+            return r
+        fine = self.read(p, index, self.method, h, shrink=4.0)
+        if fine.kinked or not steady(r, fine, self.method.order) or fine.error >= r.error:
+            return r
+        return fine
 
     def redo_underflowing(self, p: int, numeric: Array) -> tuple[Array, Array] | None:
         """Complex step again at a larger step when Im f(x + ih) comes near underflow:
@@ -171,9 +183,12 @@ class Elements:
                                                  ).real
         right, left = (up - self.center) / h, (self.center - down) / h
         right2, left2 = (up2 - self.center) / (2 * h), (self.center - down2) / (2 * h)
-        # A first-order quotient's error doubles with the step: the change is its size.
-        error = max(abs(right - right2), abs(left - left2)) + 2 * self.survey.eps / h
-        return min(left, right), max(left, right), error
+        # Each quotient is a convex combination of the one-sided derivatives plus
+        # curvature h f''/2; the extrapolations 2 D(h) - D(2h) remove the curvature of
+        # a smooth side. The hull of all four holds both sides' derivatives.
+        quotients = (right, left, 2 * right - right2, 2 * left - left2)
+        # round-off: eps on f(x) and on f(x + h), f(x + 2h), at most 5 eps / h in any
+        return min(quotients), max(quotients), 5 * self.survey.eps / h
 
     def examine(self, p: int, index: tuple[int, ...], numeric: float, analytic: float,
                 jump: float) -> Reading | float:
@@ -190,6 +205,7 @@ class Elements:
         x = float(scale(self.box.work[p][index], self.box.work[p]))
         coarse = self.read(p, index, method, h)
         kinks = int(coarse.kinked)  # readings so far whose jump test fired
+        seen = abs(coarse.jump) * coarse.kinked  # the largest jump they saw
         for _ in range(EXAMINE_STEPS):
             fine = self.read(p, index, method, h, shrink=4.0)
             effect = max(abs(coarse.jump) * coarse.kinked, abs(coarse.d - fine.d), abs(jump))
@@ -203,11 +219,14 @@ class Elements:
                     return self.confirmed(p, index, best, numeric, analytic)
                 if not coarse.kinked:  # just past a kink: the step that stays clear of it
                     return self.confirmed(p, index, fine, numeric, analytic)
+                apart = abs(analytic - fine.d)
                 if (2 * fine.jump_noise < abs(coarse.jump)
-                        or (kinks == 1 and abs(analytic - fine.d) <= fine.error)):
+                        or (kinks == 1 and apart <= fine.error)
+                        or apart > fine.error + 2 * seen):  # more than a kink can explain
                     return self.confirmed(p, index, fine, numeric, analytic)
                 return h * x
             kinks += fine.kinked
+            seen = max(seen, abs(fine.jump) * fine.kinked)
             if fine.jump_noise > effect:
                 return h * x  # a smaller step could not tell that kink from noise
             h, coarse = h / 4, fine
@@ -269,7 +288,12 @@ class Elements:
                 if not self.method.complex_step:  # judged by the smooth reading
                     out.numeric[index], out.tol[index] = seen.d, seen.error + allowed
                 continue
-            lo, hi, error = self.subgradient(p, index, seen)
+            # At the step the kink was last seen, or larger, up to the array's own,
+            # so that round-off (5 eps / h) stays a 16th of what would still verify.
+            x = float(scale(self.box.work[p][index], self.box.work[p]))
+            base = self.fd_step(p, CENTRAL if self.method is CENTRAL else RICHARDSON) * x
+            h = min(base, max(seen, 16 * 5 * self.survey.eps / self.limit(G)))
+            lo, hi, error = self.subgradient(p, index, h)
             out.numeric[index] = np.clip(analytic[index], lo, hi)
             out.tol[index] = error + allowed
             out.subgradient[index] = True
