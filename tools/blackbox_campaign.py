@@ -43,6 +43,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script from a checkout: tests/ must be importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
+
 from tests.checks.zoo import (
     FAMILIES,
     OPTIONAL_FAMILIES,
@@ -84,6 +86,8 @@ class Outcome:
     others: bool  # a mismatch beyond the planted element
     head: str  # the report's first lines (or the exception)
     seconds: float
+    worst_ratio: float = 0.0  # the largest error / tolerance of any element checked
+    floor: float | None = None  # the weakest array's detection floor (Block.floor)
 
     @property
     def silent(self) -> bool:
@@ -106,8 +110,11 @@ def run(job: Job) -> Outcome:
                        time.perf_counter() - start)
     localised, others = where_caught(case, report)
     head = "\n".join(str(report).splitlines()[:SHOWN_LINES])
+    floors = [b.floor for b in report.blocks if b.floor is not None]
     return Outcome(job, report.method, report.ok, report.checked, report.skipped, None, shows,
-                   localised, others, head, time.perf_counter() - start)
+                   localised, others, head, time.perf_counter() - start,
+                   max((b.worst_ratio for b in report.blocks), default=0.0),
+                   max(floors) if floors else None)
 
 
 def known() -> dict[str, Family]:
@@ -127,8 +134,8 @@ def caught(o: Outcome) -> bool:
 def table(families: Sequence[Family], outcomes: Sequence[Outcome]) -> list[str]:
     """One line per family (its correct runs), one per bug under it."""
     lines = [f"{'family':<24} {'dtype':<8} {'runs':>5} {'false alarms':>13} "
-             f"{'silent passes':>14} {'raised':>7} {'complex step':>13}   "
-             "per bug: caught / runs, localised / runs"]
+             f"{'silent passes':>14} {'raised':>7} {'complex step':>13} "
+             f"{'worst err/tol':>13} {'floor':>8}   per bug: caught / runs, localised / runs"]
     for family in families:
         mine = [o for o in outcomes if o.job.family == family.name]
         correct = [o for o in mine if o.job.bug is None]
@@ -136,7 +143,9 @@ def table(families: Sequence[Family], outcomes: Sequence[Outcome]) -> list[str]:
                      f"{sum(o.false_alarm for o in correct):>13} "
                      f"{sum(o.silent for o in mine):>14} "
                      f"{sum(o.raised is not None for o in mine):>7} "
-                     f"{sum(o.method == 'complex_step' for o in correct):>13}")
+                     f"{sum(o.method == 'complex_step' for o in correct):>13} "
+                     f"{max((o.worst_ratio for o in correct), default=0.0):>13.2g} "
+                     f"{median_floor(correct):>8}")
         for bug in family.bugs:
             runs = [o for o in mine if o.job.bug == bug and o.visible]
             hidden = sum(o.job.bug == bug and not o.visible for o in mine)
@@ -147,6 +156,12 @@ def table(families: Sequence[Family], outcomes: Sequence[Outcome]) -> list[str]:
                          + (f"; a correct element blamed too in {others}" if others else "")
                          + (f"; {hidden} runs where the bug changes nothing" if hidden else ""))
     return lines
+
+
+def median_floor(outcomes: Sequence[Outcome]) -> str:
+    """The median over runs of the weakest array's detection floor (- if none)."""
+    floors = [o.floor for o in outcomes if o.floor is not None]
+    return f"{float(np.median(floors)):.1e}" if floors else "-"
 
 
 def listing(title: str, outcomes: Sequence[Outcome], show: bool) -> list[str]:

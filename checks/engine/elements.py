@@ -65,6 +65,8 @@ from checks.report import Block, compare
 
 VERIFY_LIMIT = 0.1  # a tolerance above this fraction of G verifies nothing
 UNDERFLOW_ULPS = 4
+# f's error eps over the params' scale, in this many: the floor of both sides' round-off
+NOISE_ULPS = 4
 REFINE = 4.0  # a reading whose error is this many times its round-off is read at h/4
 EXAMINE_STEPS = 14  # steps 4x apart at which a kinked element is read again
 TINY = float(np.finfo(np.float64).tiny)
@@ -260,7 +262,7 @@ class Elements:
         blocks = []
         for p, (numeric, err, jumps) in enumerate(readings):
             X_p = float(np.max(scale(self.box.work[p], self.box.work[p])))
-            floor = GRADIENT_ULPS * self.survey.eps / X_p
+            floor = NOISE_ULPS * self.survey.eps / X_p
             A_p = GRADIENT_ULPS * u_a[p] * G + floor
             G_p = float(np.max(np.abs(numeric), initial=0.0))
             if self.method.complex_step:
