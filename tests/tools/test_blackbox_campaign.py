@@ -30,7 +30,8 @@ def test_the_table_has_a_row_per_family_and_a_line_per_bug(capsys):
     campaign.main(["--families", "affine,issue_silent_linear", "--seeds", "2",
                    "--workers", "1"])
     out = capsys.readouterr().out
-    assert re.search(r"^affine +float64 +2 +\d+ +\d+ +\d+ +\d+$", out, re.M), out
+    row = r"^affine +float64 +2 +\d+ +\d+ +\d+ +\d+ +[\d.e+-]+ +[\d.e+-]+$"
+    assert re.search(row, out, re.M), out
     assert re.search(r"^    dx = dout @ w +caught +[0-2] / 2 +localised +[0-2] / 2", out,
                      re.M), out
     assert re.search(r"^issue_silent_linear +float64 +1 ", out, re.M), out
