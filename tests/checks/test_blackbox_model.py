@@ -180,3 +180,24 @@ def test_an_all_zero_gradient_is_verified():
     report = gradcheck(lambda p: float(np.sum(np.maximum(p[0], 0))),
                        lambda p: [np.zeros(3)], [np.array([-1.0, -2.0, -0.5])])
     assert report.ok and report.skipped == 0, str(report)
+
+
+def test_a_float32_gradient_is_allowed_float32_round_off_of_the_whole_gradients_scale():
+    # The logistic regression, its gradient computed in float32: b = mean(A - Y)
+    # cancels to 6e-5 from terms of 0.5, so its round-off is u32 x 0.5, not u32 x 6e-5.
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(3, 4)), np.array([[1.0, 0, 1, 0]])
+
+    def f(p: dict[str, Any]) -> Any:
+        A = 1 / (1 + np.exp(-(p["w"].T @ X + p["b"])))
+        return -np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+
+    def grad(p: dict[str, Any]) -> dict[str, np.ndarray]:
+        w, b = p["w"].astype(np.float32), p["b"].astype(np.float32)
+        A = 1 / (1 + np.exp(-(w.T @ X.astype(np.float32) + b)))
+        dz = A - Y.astype(np.float32)
+        return {"w": X.astype(np.float32) @ dz.T / 4, "b": np.sum(dz, keepdims=True) / 4}
+
+    params = {"w": 1e-3 * rng.normal(size=(3, 1)), "b": np.zeros((1, 1))}
+    report = gradcheck(f, grad, params)
+    assert report.ok, str(report)
