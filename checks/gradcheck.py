@@ -21,7 +21,6 @@ check of a function known only as f.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,54 +28,12 @@ import numpy as np
 from backprop import Array
 from backprop import validate as v
 from checks.engine.blackbox import BlackBox, Survey, best_step, check_tolerances, survey
-from checks.engine.elements import Elements, NotComplexSafe, unit_roundoff
+from checks.engine.elements import Elements, NotComplexSafe
+from checks.engine.params import Layout, check_grad, check_params, scalar
 from checks.engine.stencils import RICHARDSON, check_method
 from checks.report import Report
 
 Params = Sequence[Any] | Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """How the user's params came: a list (keys None) or a dict (its keys, in order)."""
-
-    keys: tuple[str, ...] | None
-
-    def pack(self, arrays: list[Array]) -> list[Array] | dict[str, Array]:
-        """The arrays as the user's f and grad take them."""
-        return list(arrays) if self.keys is None else dict(zip(self.keys, arrays, strict=True))
-
-    def name(self, p: int) -> str:
-        """Array p in the report: params[p], or its key."""
-        return f"params[{p}]" if self.keys is None else self.keys[p]
-
-    def where(self, p: int) -> str:
-        """Array p in an error message: params[p] or params['key']."""
-        return f"params[{p}]" if self.keys is None else f"params[{self.keys[p]!r}]"
-
-
-def _scalar(value: Any, what: str, real: bool = False) -> complex:
-    """f's value as a Python number, or TypeError/ValueError saying what was wrong.
-
-    real: the input was real, so the value must be too (a zero imaginary part
-    is accepted: f may compute in complex arithmetic).
-    """
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"f must return a scalar number, got {type(value).__name__} "
-                        f"at {what}: {exc}") from None
-    if array.size != 1 or array.dtype.kind not in "biufc":
-        raise TypeError(f"f must return a scalar number, got {type(value).__name__} "
-                        f"of shape {array.shape} and dtype {array.dtype} at {what}")
-    number = complex(array.reshape(()))
-    if not np.isfinite(number):
-        shown = number.real if number.imag == 0 else number
-        raise ValueError(f"f returned {shown} at {what}; it must be finite")
-    if real and number.imag != 0:
-        raise ValueError(f"f returned the complex value {number} at real {what}; "
-                         "f must be real-valued")
-    return number
 
 
 def _pair(out: Any) -> tuple[Any, Any]:
@@ -104,79 +61,6 @@ def _check_options(f: Any, grad: Any, method: Any, rtol: float, atol: float,
     check_method(method)
     check_tolerances(rtol, atol)
     return None if step is None else v.check_number(step, "step", positive=True)
-
-
-def _check_params(params: Any) -> tuple[_Layout, list[Array]]:
-    """params as float copies: a non-empty list, or dict with string keys, of
-    non-empty finite real arrays."""
-    if isinstance(params, Mapping):
-        bad = [k for k in params if not isinstance(k, str) or not k]
-        if bad:
-            raise (TypeError if bad[0] != "" else ValueError)(
-                f"params' keys must be non-empty strings (they name the arrays in the "
-                f"report), got {bad[0]!r}")
-        layout = _Layout(tuple(params))
-        arrays = list(params.values())
-    elif isinstance(params, (np.ndarray, str, bytes)) or not isinstance(params, Sequence):
-        raise TypeError(f"params must be a list of arrays, got {type(params).__name__}"
-                        + (" (wrap a single array as [array])" if isinstance(params, np.ndarray)
-                           else " (or a dict name -> array)"))
-    else:
-        layout, arrays = _Layout(None), list(params)
-    if not arrays:
-        raise ValueError("params is empty: give at least one array to differentiate")
-    originals = [v.as_float_array(q, layout.where(p)) for p, q in enumerate(arrays)]
-    for p, q in enumerate(originals):
-        if q.size == 0:
-            raise ValueError(f"{layout.where(p)} has no elements (shape {q.shape}): "
-                             "nothing to check")
-    return layout, originals
-
-
-def _grad_arrays(g: Any, layout: _Layout, n: int) -> list[Any]:
-    """grad's result as one entry per params[p], in order: a list of n, or a dict
-    with exactly params' keys."""
-    if layout.keys is None:
-        if isinstance(g, (np.ndarray, str, bytes)) or not isinstance(g, Sequence):
-            raise TypeError(f"grad must return a list of {n} arrays, got {type(g).__name__}")
-        if len(g) != n:
-            raise ValueError(f"grad must return a list of {n} arrays (one per params[p]), "
-                             f"got {len(g)}")
-        return list(g)
-    if not isinstance(g, Mapping):
-        raise TypeError(f"grad must return a dict with the keys of params "
-                        f"({', '.join(layout.keys)}), got {type(g).__name__}")
-    missing = [k for k in layout.keys if k not in g]
-    if missing:
-        raise ValueError(f"grad returned no gradient for params[{missing[0]!r}]")
-    extra = [k for k in g if k not in layout.keys]
-    if extra:
-        raise ValueError(f"grad returned a gradient for {extra[0]!r}, which is not a key "
-                         "of params")
-    return [g[k] for k in layout.keys]
-
-
-def _check_grad(g: Any, layout: _Layout, originals: list[Array]) -> tuple[
-        list[Array], list[float]]:
-    """grad's result as float64 arrays, one per params[p] and of its shape, and each
-    one's unit roundoff (its dtype's or the params', whichever is coarser)."""
-    analytic, u_a = [], []
-    for p, (gp, q) in enumerate(zip(_grad_arrays(g, layout, len(originals)), originals,
-                                    strict=True)):
-        where = layout.where(p)
-        try:
-            gp = np.asarray(gp)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"grad returned something that is not an array for "
-                             f"{where}: {exc}") from None
-        if gp.dtype.kind not in "biuf":
-            raise TypeError(f"grad returned dtype {gp.dtype} for {where}, expected real numbers")
-        if gp.shape != q.shape:
-            raise ValueError(f"grad returned an array of shape {gp.shape} for {where}, "
-                             f"expected {q.shape}, the shape of {where}")
-        analytic.append(gp.astype(np.float64))
-        u_a.append(unit_roundoff(q.dtype, gp.dtype))
-    return analytic, u_a
 
 
 def gradcheck(
@@ -218,16 +102,16 @@ def gradcheck(
     shapes of arrays. A NaN in grad is a mismatch of that element, not an error.
     """
     step = _check_options(f, grad, method, rtol, atol, step, accept_unverified)
-    layout, originals = _check_params(params)
+    layout, originals = check_params(params)
     work = [q.astype(np.float64) for q in originals]
 
     def call(arrays: list[Array]) -> Any:
         out = f(layout.pack(arrays))
         return out if grad is not None else _pair(out)[0]
 
-    center = _scalar(call([q.copy() for q in work]), "params", real=True).real
+    center = scalar(call([q.copy() for q in work]), "params", real=True).real
     (analytic, u_a), (again, _) = (_analytic(f, grad, layout, originals) for _ in range(2))
-    box = BlackBox(call, _scalar, work, tuple(layout.where(p) for p in range(len(work))))
+    box = BlackBox(call, scalar, work, tuple(layout.where(p) for p in range(len(work))))
     found, names = survey(box, method, step, center), [layout.name(p) for p in range(len(work))]
     for _ in range(2):
         try:
@@ -240,11 +124,11 @@ def gradcheck(
                   accept_unverified=accept_unverified)
 
 
-def _analytic(f: Callable[[Any], Any], grad: Callable[[Any], Any] | None, layout: _Layout,
+def _analytic(f: Callable[[Any], Any], grad: Callable[[Any], Any] | None, layout: Layout,
               originals: list[Array]) -> tuple[list[Array], list[float]]:
-    """grad at copies of params (`_check_grad`)."""
+    """grad at copies of params (`check_grad`)."""
     mine = layout.pack([q.copy() for q in originals])
-    return _check_grad(grad(mine) if grad is not None else _pair(f(mine))[1], layout, originals)
+    return check_grad(grad(mine) if grad is not None else _pair(f(mine))[1], layout, originals)
 
 
 def _in_real_arithmetic(box: BlackBox, found: Survey, why: str) -> Survey:
