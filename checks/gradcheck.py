@@ -27,10 +27,10 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
-from checks.engine.blackbox import BlackBox, Survey, best_step, check_tolerances, survey
+from checks.engine.blackbox import BlackBox, check_tolerances, in_real_arithmetic, survey
 from checks.engine.elements import Elements, NotComplexSafe
 from checks.engine.params import Layout, check_grad, check_params, scalar
-from checks.engine.stencils import RICHARDSON, check_method
+from checks.engine.stencils import check_method
 from checks.report import Report
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -119,8 +119,8 @@ def gradcheck(
                                                                      "grad", again)
             break
         except NotComplexSafe as exc:  # raised by complex step only: once at most
-            found = _in_real_arithmetic(box, found, str(exc))
-    return Report(blocks, found.method.name, _reason(found), title="gradcheck",
+            found = in_real_arithmetic(box, found, str(exc))
+    return Report(blocks, found.method.name, found.header(), title="gradcheck",
                   accept_unverified=accept_unverified)
 
 
@@ -129,18 +129,3 @@ def _analytic(f: Callable[[Any], Any], grad: Callable[[Any], Any] | None, layout
     """grad at copies of params (`check_grad`)."""
     mine = layout.pack([q.copy() for q in originals])
     return check_grad(grad(mine) if grad is not None else _pair(f(mine))[1], layout, originals)
-
-
-def _in_real_arithmetic(box: BlackBox, found: Survey, why: str) -> Survey:
-    """The survey redone for Richardson, after complex step was caught disagreeing
-    with real arithmetic where f is smooth."""
-    steps = tuple(best_step(box, p, RICHARDSON, found.eps) for p in range(len(box.work)))
-    return Survey(RICHARDSON, f"complex step unusable ({why}); read in real arithmetic "
-                  "(Richardson)", found.noise, found.eps, steps)
-
-
-def _reason(found: Survey) -> str:
-    """The report's header: why this method, and f's measured noise."""
-    measured = "measured" if found.noise.accepted else "at most, measured"
-    return (f"{found.reason}; f's noise {found.noise.s:.1e} ({measured} along a random "
-            "direction)")

@@ -224,8 +224,14 @@ def render(report: Report) -> str:
     if floors:
         lines.append("Detection floor (the smallest error in one element, relative to its "
                      "array's largest gradient, that this check catches): "
-                     + ", ".join(f"{b.name} {b.floor:.1e}" for b in floors))
+                     + ", ".join(f"{_label(b, floors)} {b.floor:.1e}" for b in floors))
     return "\n".join(lines)
+
+
+def _label(b: Block, blocks: Sequence[Block]) -> str:
+    """The array's name, with its equation when another block has the same name (the
+    cotangents of check_vjp)."""
+    return b.name if sum(c.name == b.name for c in blocks) == 1 else f"{b.equation} {b.name}"
 
 
 def _unverified_lines(report: Report) -> list[str]:

@@ -22,8 +22,9 @@ from backprop import Network
 from checks.gradcheck import Params, gradcheck
 from checks.network import Impl, check_network
 from checks.report import Report
+from checks.vjp import check_vjp
 
-__all__ = ["assert_gradients", "assert_network"]
+__all__ = ["assert_gradients", "assert_network", "assert_vjp"]
 
 
 def assert_gradients(
@@ -43,6 +44,29 @@ def assert_gradients(
     """
     __tracebackhide__ = True
     report = gradcheck(f, grad, params, **options)
+    if not report.ok:
+        raise AssertionError(str(report))
+    return report
+
+
+def assert_vjp(
+    f: Callable[[Any], Any],
+    vjp: Callable[[Any, Any], Any],
+    params: Params,
+    **options: Any,
+) -> Report:
+    """Assert vjp(params, v) == v^T J element by element, by `checks.vjp.check_vjp`.
+
+    options: check_vjp's keywords (cotangent, seed, method, rtol, atol, step,
+    accept_unverified). Returns the report when every element is verified.
+
+    Raises:
+        AssertionError: some element mismatched or was left unverified; the message
+            is str(report).
+        TypeError, ValueError: bad arguments (as check_vjp).
+    """
+    __tracebackhide__ = True
+    report = check_vjp(f, vjp, params, **options)
     if not report.ok:
         raise AssertionError(str(report))
     return report

@@ -156,6 +156,12 @@ class Survey:
     eps: float
     steps: tuple[float, ...]
 
+    def header(self) -> str:
+        """The report's header: why this method, and f's measured noise."""
+        measured = "measured" if self.noise.accepted else "at most, measured"
+        return (f"{self.reason}; f's noise {self.noise.s:.1e} ({measured} along a random "
+                "direction)")
+
 
 def survey(box: BlackBox, method: str, step: float | None, center: float) -> Survey:
     """Measure f's noise, choose the method and each array's finite-difference step."""
@@ -167,6 +173,14 @@ def survey(box: BlackBox, method: str, step: float | None, center: float) -> Sur
     else:
         steps = tuple(best_step(box, p, chosen, eps) for p in range(len(box.work)))
     return Survey(chosen, reason, noise, eps, steps)
+
+
+def in_real_arithmetic(box: BlackBox, found: Survey, why: str) -> Survey:
+    """The survey redone for Richardson, after complex step was caught disagreeing
+    with real arithmetic where f is smooth (`checks.engine.elements.NotComplexSafe`)."""
+    steps = tuple(best_step(box, p, RICHARDSON, found.eps) for p in range(len(box.work)))
+    return Survey(RICHARDSON, f"complex step unusable ({why}); read in real arithmetic "
+                  "(Richardson)", found.noise, found.eps, steps)
 
 
 def nearby(box: BlackBox) -> BlackBox:

@@ -1,0 +1,181 @@
+"""check_vjp: the vector-Jacobian product of a vector-valued f, against numerics.
+
+A layer's backward pass, `affine_backward(dout, cache) -> dx, dw, db`, is the
+vector-Jacobian product v^T J of its forward pass f(params) at the upstream
+gradient v = dout: the gradient of the scalar <v, f(params)>. check_vjp checks it
+as gradcheck checks a gradient, with the same engine, error model and verdicts
+(`checks.engine`), for several cotangents v at once: seeded random ones (two, so
+that a slip one random v happens to hide is still seen), and the caller's own.
+
+f is evaluated once per moved point whatever the number of cotangents: its
+outputs are kept (`Outputs`), and each <v, f> is read from them. So the
+numerical side costs what one gradcheck costs, the Jacobian-vector products
+J e_k being computed once, and every cotangent's check reuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from backprop import Array
+from backprop import validate as v
+from checks.engine.blackbox import BlackBox, check_tolerances, in_real_arithmetic, survey
+from checks.engine.elements import Elements, NotComplexSafe
+from checks.engine.params import Layout, check_grad, check_params
+from checks.engine.stencils import check_method
+from checks.gradcheck import Params
+from checks.report import Block, Report
+
+COTANGENTS = 2  # seeded random cotangents checked when none is given (and besides one given)
+
+
+@dataclass
+class Outputs:
+    """f's outputs, flattened and kept per point (the params' bytes), with the
+    structure to rebuild a cotangent shaped like them: one array, or a list or dict
+    of arrays."""
+
+    f: Callable[[Any], Any]
+    layout: Layout
+    keys: tuple[str, ...] | None = None  # a dict of outputs: its keys
+    shapes: list[tuple[int, ...]] = field(default_factory=list)
+    single: bool = True  # one array, not a list or dict
+    kept: dict[bytes, Array] = field(default_factory=dict)
+
+    def flat(self, out: Any, where: str) -> Array:
+        """f's output as one flat vector (complex if f computed in complex)."""
+        parts = self.parts(out, where)
+        for k, q in enumerate(parts):
+            if q.dtype.kind not in "biufc":
+                raise TypeError(f"f must return arrays of numbers, got dtype {q.dtype} for "
+                                f"output {k} at {where}")
+        return np.concatenate([q.ravel() for q in parts]) if parts else np.zeros(0)
+
+    def parts(self, out: Any, where: str) -> list[Array]:
+        if isinstance(out, Mapping):
+            return [np.asarray(out[k]) for k in (self.keys or tuple(out))]
+        if isinstance(out, (list, tuple)):
+            return [np.asarray(q) for q in out]
+        return [np.asarray(out)]
+
+    def learn(self, out: Any) -> None:
+        """The structure of f's output, from its value at params."""
+        self.single = not isinstance(out, (Mapping, list, tuple))
+        self.keys = tuple(out) if isinstance(out, Mapping) else None
+        self.shapes = [q.shape for q in self.parts(out, "params")]
+
+    def at(self, arrays: list[Array]) -> Array:
+        """f's flat outputs at arrays, evaluated once per point."""
+        key = b"".join(q.tobytes() + str(q.dtype).encode() for q in arrays)
+        if key not in self.kept:
+            self.kept[key] = self.flat(self.f(self.layout.pack(arrays)), "a moved point")
+        return self.kept[key]
+
+    def shaped(self, vector: Array) -> Any:
+        """A flat cotangent shaped like f's output."""
+        cuts = np.cumsum([int(np.prod(s)) for s in self.shapes])[:-1]
+        parts = [q.reshape(s) for q, s in zip(np.split(vector, cuts), self.shapes, strict=True)]
+        if self.single:
+            return parts[0]
+        return dict(zip(self.keys, parts, strict=True)) if self.keys else parts
+
+
+def check_vjp(
+    f: Callable[[Any], Any],
+    vjp: Callable[[Any, Any], Any],
+    params: Params,
+    *,
+    cotangent: Any = None,
+    seed: int = 0,
+    method: str = "auto",
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    step: float | None = None,
+    accept_unverified: bool = False,
+) -> Report:
+    """Compare vjp(params, v) with the numerical gradient of <v, f(params)>.
+
+    f: params (a list of arrays, or a dict name -> array) -> an array, or a list or
+    dict of arrays. vjp: (params, v) -> the gradients of <v, f(params)>, shaped like
+    params (a list, or a dict with params' keys), v shaped like f's output. The
+    cotangents v: COTANGENTS seeded standard normal ones (seed), and cotangent
+    too when given. Rows read `vjp v0 W[i0=.., i1=..]` (v0, v1: the random ones;
+    "v" the given one). Verdicts, error model, method, rtol/atol, step and
+    accept_unverified: as gradcheck's (`checks.gradcheck`).
+
+    Raises TypeError/ValueError for bad arguments, an f whose output is not
+    arrays of real numbers, a cotangent not shaped like f's output, or a vjp
+    result of the wrong type, keys or shapes.
+    """
+    step = _check_options(f, vjp, method, rtol, atol, step, accept_unverified, seed)
+    layout, originals = check_params(params)
+    work = [q.astype(np.float64) for q in originals]
+    outputs = Outputs(f, layout)
+    first = f(layout.pack([q.copy() for q in work]))
+    outputs.learn(first)
+    center = outputs.flat(first, "params")
+    if not np.all(np.isfinite(center)) or np.iscomplexobj(center):
+        raise ValueError("f must return finite real numbers at params")
+    blocks: list[Block] = []
+    found = None
+    for label, vector in _cotangents(outputs, center, cotangent, seed):
+        def number(out: Array, at: str, real: bool, vector: Array = vector) -> complex:
+            return complex(np.dot(vector, out))
+
+        box = BlackBox(outputs.at, number, work, tuple(layout.where(p) for p in range(len(work))))
+        value = float(np.dot(vector, center))
+        analytic, u_a = check_grad(vjp(layout.pack([q.copy() for q in originals]),
+                                       outputs.shaped(vector.copy())), layout, originals)
+        again, _ = check_grad(vjp(layout.pack([q.copy() for q in originals]),
+                                  outputs.shaped(vector.copy())), layout, originals)
+        found = found or survey(box, method, step, value)
+        names = [layout.name(p) for p in range(len(work))]
+        for _ in range(2):
+            try:
+                blocks += Elements(box, found, value, rtol, atol).check(
+                    analytic, u_a, names, f"vjp {label}", again)
+                break
+            except NotComplexSafe as exc:  # raised by complex step only: once at most
+                found = in_real_arithmetic(box, found, str(exc))
+    assert found is not None
+    return Report(blocks, found.method.name, found.header(), title="check_vjp",
+                  accept_unverified=accept_unverified)
+
+
+def _cotangents(outputs: Outputs, center: Array, cotangent: Any, seed: int) -> list[
+        tuple[str, Array]]:
+    """(label, flat v) for each cotangent checked."""
+    rng = np.random.default_rng(seed)
+    chosen = [(f"v{c}", rng.standard_normal(center.size)) for c in range(COTANGENTS)]
+    if cotangent is not None:
+        given = outputs.flat(cotangent, "cotangent")
+        if given.shape != center.shape or outputs.shapes != [
+                q.shape for q in outputs.parts(cotangent, "cotangent")]:
+            raise ValueError(f"cotangent must be shaped like f's output "
+                             f"({', '.join(str(s) for s in outputs.shapes)})")
+        if np.iscomplexobj(given) or not np.all(np.isfinite(given)):
+            raise ValueError("cotangent must hold finite real numbers")
+        chosen.append(("v", given.astype(np.float64)))
+    return chosen
+
+
+def _check_options(f: Any, vjp: Any, method: Any, rtol: float, atol: float, step: Any,
+                   accept_unverified: Any, seed: Any) -> float | None:
+    """f and vjp callables, a known method, rtol/atol >= 0, a bool accept_unverified,
+    an int seed; step None or > 0 (returned as a float)."""
+    for what, fn in (("f", f), ("vjp", vjp)):
+        if not callable(fn):
+            raise TypeError(f"{what} must be a callable, got {type(fn).__name__}")
+    check_method(method)
+    check_tolerances(rtol, atol)
+    if not isinstance(accept_unverified, bool):
+        raise TypeError(f"accept_unverified must be True or False, got {accept_unverified!r}")
+    v.check_seed(seed, optional=False)
+    return None if step is None else v.check_number(step, "step", positive=True)
+
+
+__all__ = ["check_vjp"]

@@ -1,0 +1,103 @@
+"""check_vjp on a layer's backward pass: a correct vector-Jacobian product passes for
+every cotangent, a slip is caught at the input element it breaks, the caller's own
+cotangent is checked too, extra cotangents cost no evaluations of f, outputs may be a
+list or a dict, and bad input is named.
+
+The layer zoo over many seeds is tools/vjp_campaign.py's; the engine is
+test_engine.py's and test_blackbox_model.py's.
+"""
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from checks import assert_vjp, check_vjp
+
+
+def affine(seed: int, square: bool = False) -> dict[str, np.ndarray]:
+    """CS231n's affine layer's params, row-major: x (N, D), w (D, M), b (M,)."""
+    rng = np.random.default_rng(seed)
+    N, D = 4, 5
+    M = D if square else 3
+    return {"x": rng.normal(size=(N, D)), "w": rng.normal(size=(D, M)), "b": rng.normal(size=M)}
+
+
+def forward(p: dict[str, Any]) -> Any:
+    return p["x"] @ p["w"] + p["b"]
+
+
+def backward(p: dict[str, np.ndarray], dout: np.ndarray) -> dict[str, np.ndarray]:
+    return {"x": dout @ p["w"].T, "w": p["x"].T @ dout, "b": dout.sum(axis=0)}
+
+
+def test_a_correct_layer_passes_for_every_cotangent():
+    report = check_vjp(forward, backward, affine(0))
+    assert report.ok and report.skipped == 0, str(report)
+    assert [b.equation for b in report.blocks] == ["vjp v0"] * 3 + ["vjp v1"] * 3
+    assert report.checked == 2 * (20 + 15 + 3)
+
+
+def test_a_slip_is_caught_at_the_input_it_breaks():
+    def slip(p: dict[str, np.ndarray], dout: np.ndarray) -> dict[str, np.ndarray]:
+        return backward(p, dout) | {"x": dout @ p["w"]}  # w for w.T: runs when w is square
+
+    report = check_vjp(forward, slip, affine(1, square=True))
+    assert not report.ok
+    assert {b.name for b in report.blocks if b.mismatches} == {"x"}, str(report)
+    assert "vjp v0 x[i0=" in str(report)
+
+
+def test_the_callers_cotangent_is_checked_besides_the_random_ones():
+    params = affine(2)
+    dout = np.ones((4, 3))
+    report = check_vjp(forward, backward, params, cotangent=dout)
+    assert report.ok and [b.equation for b in report.blocks][-1] == "vjp v", str(report)
+
+    def only_for_ones(p: dict[str, np.ndarray], v: np.ndarray) -> dict[str, np.ndarray]:
+        g = backward(p, v)
+        return g | {"b": g["b"] + (0.0 if np.all(v == 1) else 1.0)}
+
+    report = check_vjp(forward, only_for_ones, params, cotangent=dout)
+    assert {b.equation for b in report.blocks if b.mismatches} == {"vjp v0", "vjp v1"}
+
+
+def test_more_cotangents_cost_no_more_evaluations_of_f():
+    params, calls = affine(3), [0]
+
+    def counted(p: dict[str, Any]) -> Any:
+        calls[0] += 1
+        return forward(p)
+
+    check_vjp(counted, backward, params)
+    two = calls[0]
+    calls[0] = 0
+    check_vjp(counted, backward, params, cotangent=np.ones((4, 3)))
+    assert calls[0] == two, (two, calls[0])
+    assert two <= 38 + 60, two  # one per element, and the survey's few dozen
+
+
+def test_outputs_may_be_a_list_or_a_dict_of_arrays():
+    params = affine(4)
+
+    def two(p: dict[str, Any]) -> Any:
+        return {"y": forward(p), "s": np.sum(p["x"] ** 2, axis=1)}
+
+    def two_back(p: dict[str, np.ndarray], v: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        g = backward(p, v["y"])
+        return g | {"x": g["x"] + 2 * p["x"] * v["s"][:, None]}
+
+    assert_vjp(two, two_back, params)
+    assert_vjp(lambda p: [forward(p)], lambda p, v: backward(p, v[0]), params)
+
+
+def test_bad_input_is_named():
+    params = affine(5)
+    with pytest.raises(ValueError, match="cotangent must be shaped like f's output"):
+        check_vjp(forward, backward, params, cotangent=np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"params\['w'\]"):
+        check_vjp(forward, lambda p, v: backward(p, v) | {"w": v}, params)
+    with pytest.raises(TypeError, match="vjp must be a callable"):
+        check_vjp(forward, None, params)  # type: ignore[arg-type]
+    with pytest.raises(AssertionError, match="vjp v0 b"):
+        assert_vjp(forward, lambda p, v: backward(p, v) | {"b": 2 * v.sum(axis=0)}, params)
