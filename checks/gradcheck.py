@@ -27,9 +27,9 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
-from checks.engine.blackbox import BlackBox, check_tolerances, in_real_arithmetic, survey
-from checks.engine.elements import Elements, NotComplexSafe
-from checks.engine.params import Layout, check_grad, check_params, scalar
+from checks.engine.blackbox import BlackBox, check_tolerances, survey
+from checks.engine.elements import judge
+from checks.engine.params import Layout, check_directions, check_grad, check_params, scalar
 from checks.engine.stencils import check_method
 from checks.report import Report
 
@@ -72,6 +72,7 @@ def gradcheck(
     rtol: float = 0.0,
     atol: float = 0.0,
     step: float | None = None,
+    directions: int | None = None,
     accept_unverified: bool = False,
 ) -> Report:
     """Compare grad(params) with numerical derivatives of f, element by element.
@@ -84,24 +85,27 @@ def gradcheck(
     Reports name arrays params[p], or by their keys: `grad W1[i0=3, i1=7]`.
 
     Verdicts and error model: the module docstring. The report is ok only when
-    no element mismatched and none is unverified, unless accept_unverified=True;
-    rtol/atol can only widen the tolerances.
+    nothing mismatched or is unverified, unless accept_unverified=True.
 
     method: "auto" (complex step if the probe finds f complex-safe along every
     params array, else Richardson), "complex_step", "richardson" or "central".
     A complex-step estimate that fails an element is confirmed in real
     arithmetic first (if that sides with grad, f is not complex-safe, and all is
-    read again by Richardson). step: the base step h instead of the measured one
-    (times max(1, |x|) rounded up to a power of two for finite differences; a
-    chosen complex step is also taken at 2h to estimate its truncation error).
+    read again by Richardson). directions=k: each array checked along k seeded
+    random directions, an array that fails localised by bisection to its wrong
+    elements (`checks.engine.directions`); the floor printed is the projection's.
+    step: the base step h instead of the measured one
+    (times max(1, |x|) for finite differences; a chosen complex step is also
+    taken at 2h to estimate its truncation error).
 
-    f and grad receive copies; params are never modified.
+    f and grad receive copies. rtol/atol only widen tolerances.
     Raises TypeError/ValueError for bad arguments (each message names the
     argument), a non-scalar, complex or non-finite f, an f that does not return
     a pair when grad is None, or a grad with the wrong type, count, keys or
     shapes of arrays. A NaN in grad is a mismatch of that element, not an error.
     """
     step = _check_options(f, grad, method, rtol, atol, step, accept_unverified)
+    directions = check_directions(directions)  # None: element by element
     layout, originals = check_params(params)
     work = [q.astype(np.float64) for q in originals]
 
@@ -113,13 +117,8 @@ def gradcheck(
     (analytic, u_a), (again, _) = (_analytic(f, grad, layout, originals) for _ in range(2))
     box = BlackBox(call, scalar, work, tuple(layout.where(p) for p in range(len(work))))
     found, names = survey(box, method, step, center), [layout.name(p) for p in range(len(work))]
-    for _ in range(2):
-        try:
-            blocks = Elements(box, found, center, rtol, atol).check(analytic, u_a, names,
-                                                                     "grad", again)
-            break
-        except NotComplexSafe as exc:  # raised by complex step only: once at most
-            found = in_real_arithmetic(box, found, str(exc))
+    blocks, found = judge(box, found, center, rtol, atol, analytic, u_a, names, "grad", again,
+                          directions)
     return Report(blocks, found.method.name, found.header(), title="gradcheck",
                   accept_unverified=accept_unverified)
 

@@ -23,9 +23,9 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
-from checks.engine.blackbox import BlackBox, check_tolerances, in_real_arithmetic, survey
-from checks.engine.elements import Elements, NotComplexSafe
-from checks.engine.params import Layout, check_grad, check_params
+from checks.engine.blackbox import BlackBox, check_tolerances, survey
+from checks.engine.elements import judge
+from checks.engine.params import Layout, check_directions, check_grad, check_params
 from checks.engine.stencils import check_method
 from checks.gradcheck import Params
 from checks.report import Block, Report
@@ -95,6 +95,7 @@ def check_vjp(
     rtol: float = 0.0,
     atol: float = 0.0,
     step: float | None = None,
+    directions: int | None = None,
     accept_unverified: bool = False,
 ) -> Report:
     """Compare vjp(params, v) with the numerical gradient of <v, f(params)>.
@@ -104,14 +105,14 @@ def check_vjp(
     params (a list, or a dict with params' keys), v shaped like f's output. The
     cotangents v: COTANGENTS seeded standard normal ones (seed), and cotangent
     too when given. Rows read `vjp v0 W[i0=.., i1=..]` (v0, v1: the random ones;
-    "v" the given one). Verdicts, error model, method, rtol/atol, step and
-    accept_unverified: as gradcheck's (`checks.gradcheck`).
+    "v" the given one). Verdicts, error model, method, rtol/atol, step,
+    directions and accept_unverified: as gradcheck's (`checks.gradcheck`).
 
-    Raises TypeError/ValueError for bad arguments, an f whose output is not
-    arrays of real numbers, a cotangent not shaped like f's output, or a vjp
-    result of the wrong type, keys or shapes.
+    Raises TypeError/ValueError for bad arguments, an f whose output is not real
+    arrays, a cotangent not shaped like it, or a vjp result of the wrong kind.
     """
     step = _check_options(f, vjp, method, rtol, atol, step, accept_unverified, seed)
+    directions = check_directions(directions)  # None: element by element
     layout, originals = check_params(params)
     work = [q.astype(np.float64) for q in originals]
     outputs = Outputs(f, layout)
@@ -132,15 +133,12 @@ def check_vjp(
                                        outputs.shaped(vector.copy())), layout, originals)
         again, _ = check_grad(vjp(layout.pack([q.copy() for q in originals]),
                                   outputs.shaped(vector.copy())), layout, originals)
-        found = found or survey(box, method, step, value)
         names = [layout.name(p) for p in range(len(work))]
-        for _ in range(2):
-            try:
-                blocks += Elements(box, found, value, rtol, atol).check(
-                    analytic, u_a, names, f"vjp {label}", again)
-                break
-            except NotComplexSafe as exc:  # raised by complex step only: once at most
-                found = in_real_arithmetic(box, found, str(exc))
+        # f's points are kept, so each cotangent's survey reads them again for free.
+        found = survey(box, method, step, value)
+        judged, found = judge(box, found, value, rtol, atol, analytic, u_a, names,
+                              f"vjp {label}", again, directions)
+        blocks += judged
     assert found is not None
     return Report(blocks, found.method.name, found.header(), title="check_vjp",
                   accept_unverified=accept_unverified)

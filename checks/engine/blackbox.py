@@ -51,6 +51,10 @@ from checks.engine.stencils import (
 # Round-off allowed to a computed gradient, in units of its dtype's unit roundoff
 # (`checks.engine.elements` states the whole rule).
 GRADIENT_ULPS = 64
+UNDERFLOW_ULPS = 4
+# f's error eps over the params' scale, in this many: the floor of both sides' round-off
+NOISE_ULPS = 4
+TINY = float(np.finfo(np.float64).tiny)
 # The measured noise s is one standard deviation, from a handful of values: one
 # value of f is taken to be off by up to NOISE_SAFETY s.
 NOISE_SAFETY = 8.0

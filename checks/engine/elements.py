@@ -50,7 +50,18 @@ from typing import Any
 import numpy as np
 
 from backprop import Array
-from checks.engine.blackbox import GRADIENT_ULPS, BlackBox, Survey, best_step, scale
+from checks.engine import directions
+from checks.engine.blackbox import (
+    GRADIENT_ULPS,
+    NOISE_ULPS,
+    TINY,
+    UNDERFLOW_ULPS,
+    BlackBox,
+    Survey,
+    best_step,
+    in_real_arithmetic,
+    scale,
+)
 from checks.engine.stencils import (
     CENTRAL,
     COMPLEX_STEP,
@@ -64,12 +75,8 @@ from checks.engine.stencils import (
 from checks.report import Block, compare
 
 VERIFY_LIMIT = 0.1  # a tolerance above this fraction of G verifies nothing
-UNDERFLOW_ULPS = 4
-# f's error eps over the params' scale, in this many: the floor of both sides' round-off
-NOISE_ULPS = 4
 REFINE = 4.0  # a reading whose error is this many times its round-off is read at h/4
 EXAMINE_STEPS = 14  # steps 4x apart at which a kinked element is read again
-TINY = float(np.finfo(np.float64).tiny)
 TOO_NOISY = "f too noisy here for the check to see an error below the tolerance"
 KINK = "a kink the one-sided quotients cannot resolve"
 NONDETERMINISTIC = "grad is nondeterministic: two calls at the same params differ here"
@@ -129,14 +136,16 @@ class Elements:
         truncation = 0.0 if own else 4 * abs(d - values[1].imag / (2 * h)) / 3
         return d, truncation + UNDERFLOW_ULPS * TINY / h
 
-    def numerics(self, p: int) -> tuple[Array, Array, Array]:
+    def numerics(self, p: int, only: list[tuple[int, ...]] | None = None,
+                 fill: Array | None = None) -> tuple[Array, Array, Array]:
         """params[p]'s numerical derivatives, their own errors, and the jump J where
-        the stencil reaches a kink (0 elsewhere)."""
+        the stencil reaches a kink (0 elsewhere): at every element, or only at those
+        listed (the others hold fill, the analytic values, with no error)."""
         shape = self.box.work[p].shape
-        numeric, err = np.zeros(shape), np.zeros(shape)
-        jumps = np.zeros(shape)
+        numeric = np.zeros(shape) if fill is None else np.nan_to_num(fill.copy())
+        err, jumps = np.zeros(shape), np.zeros(shape)
         h = self.survey.steps[p]
-        for index in np.ndindex(*shape):
+        for index in np.ndindex(*shape) if only is None else only:
             if self.method.complex_step:
                 numeric[index], err[index] = self.complex_step(
                     p, index, h, h == self.method.step(U64))
@@ -246,11 +255,15 @@ class Elements:
         return coarse
 
     def check(self, analytic: list[Array], u_a: list[float], names: list[str],
-              equation: str, again: list[Array] | None = None) -> list[Block]:
+              equation: str, again: list[Array] | None = None,
+              directions: int | None = None) -> list[Block]:
         """Every params[p]'s analytic derivative (float64; u_a[p] its unit roundoff)
         against its numerical one; rows read `equation names[p][i0=.., ..]`. again:
         the analytic derivatives of a second call at the same params, to see a
-        nondeterministic grad (None: not asked)."""
+        nondeterministic grad (None: not asked). directions: check each array along
+        that many seeded directions instead of element by element."""
+        if directions is not None:
+            return self.along_directions(analytic, u_a, names, equation, directions)
         readings = []
         for p in range(len(self.box.work)):
             numeric, err, jumps = self.numerics(p)
@@ -261,19 +274,55 @@ class Elements:
         G = max(float(np.max(np.abs(n), initial=0.0)) for n, _, _ in readings)
         blocks = []
         for p, (numeric, err, jumps) in enumerate(readings):
-            X_p = float(np.max(scale(self.box.work[p], self.box.work[p])))
-            floor = NOISE_ULPS * self.survey.eps / X_p
-            A_p = GRADIENT_ULPS * u_a[p] * G + floor
-            G_p = float(np.max(np.abs(numeric), initial=0.0))
-            if self.method.complex_step:
-                err = err + floor
-            outcome = self.outcome(p, analytic[p], numeric, A_p + err + self.atol + self.rtol * G_p,
-                                   jumps, A_p + self.atol + self.rtol * G_p, G)
+            outcome, G_p = self.judged(p, analytic[p], u_a[p], numeric, err, jumps, G)
             if again is not None:
-                changed = ~(np.abs(analytic[p] - again[p]) <= A_p) & np.isfinite(analytic[p])
-                outcome.reasons.update({tuple(int(i) for i in k): NONDETERMINISTIC
-                                        for k in np.argwhere(changed)})
+                self.nondeterministic(outcome, analytic[p], again[p], u_a[p], G, p)
             blocks.append(self.block(p, analytic[p], outcome, equation, names[p], G_p or G))
+        return blocks
+
+    def allowance(self, p: int, u_a: float, G: float) -> tuple[float, float]:
+        """(A_p, the noise floor eps / X_p part of it): the analytic side's round-off."""
+        X_p = float(np.max(scale(self.box.work[p], self.box.work[p])))
+        floor = NOISE_ULPS * self.survey.eps / X_p
+        return GRADIENT_ULPS * u_a * G + floor, floor
+
+    def judged(self, p: int, analytic: Array, u_a: float, numeric: Array, err: Array,
+               jumps: Array, G: float) -> tuple[Outcome, float]:
+        """params[p]'s Outcome under the error model, and G_p."""
+        A_p, floor = self.allowance(p, u_a, G)
+        G_p = float(np.max(np.abs(numeric), initial=0.0))
+        if self.method.complex_step:
+            err = err + floor
+        allowed = A_p + self.atol + self.rtol * G_p
+        return self.outcome(p, analytic, numeric, allowed + err, jumps, allowed, G), G_p
+
+    def nondeterministic(self, out: Outcome, analytic: Array, again: Array, u_a: float,
+                         G: float, p: int) -> None:
+        """Elements whose two calls of grad differ beyond round-off: unverified."""
+        A_p, _ = self.allowance(p, u_a, G)
+        changed = ~(np.abs(analytic - again) <= A_p) & np.isfinite(analytic)
+        out.reasons.update({tuple(int(i) for i in k): NONDETERMINISTIC
+                            for k in np.argwhere(changed)})
+
+    def along_directions(self, analytic: list[Array], u_a: list[float], names: list[str],
+                         equation: str, k: int) -> list[Block]:
+        """Each array along k seeded directions, failing ones bisected down to the
+        elements to check one by one (`checks.engine.directions`). G, the gradient's
+        scale, is the analytic side's here (the numerical one is not computed)."""
+        G = max(float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)) for a in analytic)
+        blocks = []
+        for p in range(len(self.box.work)):
+            A_p, _ = self.allowance(p, u_a[p], G)
+            block, suspects = directions.directional_block(self, p, analytic[p], k, A_p,
+                                                           equation, names[p])
+            if suspects:
+                numeric, err, jumps = self.numerics(p, suspects, analytic[p])
+                outcome, G_p = self.judged(p, analytic[p], u_a[p], numeric, err, jumps, G)
+                outcome.reasons = {i: r for i, r in outcome.reasons.items() if i in suspects}
+                found = self.block(p, analytic[p], outcome, equation, names[p], G_p or G)
+                block = directions.element_lines(
+                    block, replace(found, checked=len(suspects) - len(found.skipped)))
+            blocks.append(block)
         return blocks
 
     def outcome(self, p: int, analytic: Array, numeric: Array, tol: Array, jumps: Array,
@@ -337,3 +386,18 @@ class Elements:
 def unit_roundoff(*dtypes: np.dtype[Any]) -> float:
     """The unit roundoff of the coarsest of the dtypes (float64's if none is floating)."""
     return max([float(np.finfo(d).eps) / 2 for d in dtypes if d.kind == "f"] + [U64])
+
+
+def judge(box: BlackBox, found: Survey, center: float, rtol: float, atol: float,
+          analytic: list[Array], u_a: list[float], names: list[str], equation: str,
+          again: list[Array] | None, directions: int | None) -> tuple[list[Block], Survey]:
+    """`Elements.check`, read again in real arithmetic if complex step turns out not
+    to be safe (`NotComplexSafe`, raised by complex step only: once at most); the
+    blocks and the survey they were read with."""
+    try:
+        return Elements(box, found, center, rtol, atol).check(
+            analytic, u_a, names, equation, again, directions), found
+    except NotComplexSafe as exc:
+        found = in_real_arithmetic(box, found, str(exc))
+        return Elements(box, found, center, rtol, atol).check(
+            analytic, u_a, names, equation, again, directions), found

@@ -133,3 +133,14 @@ def check_grad(g: Any, layout: Layout, originals: list[Array]) -> tuple[
         analytic.append(gp.astype(np.float64))
         u_a.append(unit_roundoff(q.dtype, gp.dtype))
     return analytic, u_a
+
+
+def check_directions(directions: Any) -> int | None:
+    """directions: None (element by element) or a positive integer."""
+    if directions is None:
+        return None
+    if isinstance(directions, bool) or not isinstance(directions, (int, np.integer)):
+        raise TypeError(f"directions must be a positive integer or None, got {directions!r}")
+    if directions < 1:
+        raise ValueError(f"directions must be a positive integer or None, got {directions!r}")
+    return int(directions)

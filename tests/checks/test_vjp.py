@@ -101,3 +101,32 @@ def test_bad_input_is_named():
         check_vjp(forward, None, params)  # type: ignore[arg-type]
     with pytest.raises(AssertionError, match="vjp v0 b"):
         assert_vjp(forward, lambda p, v: backward(p, v) | {"b": 2 * v.sum(axis=0)}, params)
+
+
+def test_directions_mode_names_a_wrong_element_by_bisection():
+    from checks import gradcheck
+
+    rng = np.random.default_rng(0)
+    W, x = rng.normal(size=(20, 30)) / 5, rng.normal(size=30)
+
+    def f(p: list[Any]) -> Any:
+        return np.sum(np.tanh(p[0] @ x))
+
+    def grad(p: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.outer(1 - np.tanh(p[0] @ x) ** 2, x)]
+
+    def wrong(p: list[np.ndarray]) -> list[np.ndarray]:
+        g = grad(p)[0].copy()
+        g[7, 11] *= 1 + 1e-6
+        return [g]
+
+    right = gradcheck(f, grad, [W], directions=4)
+    assert right.ok and right.checked == 4 and right.blocks[0].method == "complex_step x4"
+    floor = right.blocks[0].floor
+    assert floor is not None and floor < 1e-9, floor  # a projection's floor, stated
+    report = gradcheck(f, wrong, [W], directions=4)
+    assert [e.index for e in report.mismatches] == [(7, 11)], str(report)
+    layer = check_vjp(forward, backward, affine(6), directions=2)
+    assert layer.ok and layer.checked == 2 * 3 * 2, str(layer)
+    with pytest.raises(ValueError, match="directions must be a positive integer"):
+        gradcheck(f, grad, [W], directions=0)
