@@ -27,8 +27,10 @@ framework's cast warning) are the probe's business and are not shown.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -71,21 +73,36 @@ Call = Callable[[list[Array]], Any]
 Number = Callable[[Any, str, bool], complex]
 
 
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Warnings not shown: around f's complex evaluations, whose warnings (numpy's
+    ComplexWarning, a framework's cast warning) are the probe's business, not the
+    user's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def check_tolerances(rtol: float, atol: float) -> None:
     """rtol and atol: finite numbers >= 0 (TypeError for a non-number)."""
     v.check_number(rtol, "rtol")
     v.check_number(atol, "atol")
 
 
-def scale(x: Array, array: Array) -> Array:
-    """max(S, |x|) rounded up to a power of two: what every step at x, an element of
-    array, is multiplied by (a power of two keeps x + c h exact). S = 1, unless
-    the whole array is below TINY_PARAMS: then S = max |array|, so that params of
-    size 1e-300 are moved by steps of their own size, not by 1e-3, which would
-    throw f far off. (Params of ordinary small sizes, biases of 0.01, keep S = 1:
-    f varies over distances of order 1 in them as much as in any.)"""
+def array_scale(array: Array) -> float:
+    """S of an array (`scale`): 1, or max |array| where the whole array is below
+    TINY_PARAMS."""
     top = float(np.max(np.abs(array), initial=0.0))
-    S = top if 0 < top < TINY_PARAMS else 1.0
+    return top if 0 < top < TINY_PARAMS else 1.0
+
+
+def scale(x: Array | float, S: float) -> Array:
+    """max(S, |x|) rounded up to a power of two: what every step at x, an element of
+    an array of scale S (`array_scale`), is multiplied by (a power of two keeps
+    x + c h exact). S = 1 unless the whole array is tiny: params of size 1e-300
+    are moved by steps of their own size, not by 1e-3, which would throw f far
+    off; params of ordinary small sizes, biases of 0.01, keep S = 1 (f varies
+    over distances of order 1 in them as much as in any)."""
     return 2.0 ** np.ceil(np.log2(np.maximum(S, np.abs(x))))
 
 
@@ -100,16 +117,29 @@ class BlackBox:
     work: list[Array]
     where: tuple[str, ...]
 
-    def evaluate(self, p: int, index: tuple[int, ...], offsets: Array) -> Array:
-        """f with work[p][index] moved by each offset (on copies)."""
+    @cached_property
+    def scales(self) -> tuple[float, ...]:
+        """Each array's S (`array_scale`), computed once."""
+        return tuple(array_scale(q) for q in self.work)
+
+    def step_scale(self, p: int, index: tuple[int, ...] | None = None) -> float:
+        """`scale` of work[p][index], or (index None) the largest of the array's."""
+        x = self.work[p][index] if index is not None else np.max(np.abs(self.work[p]))
+        return float(scale(x, self.scales[p]))
+
+    def evaluate(self, p: int, index: tuple[int, ...], offsets: Array,
+                 hushed: bool = False) -> Array:
+        """f with work[p][index] moved by each offset (on copies). hushed: the caller
+        already keeps complex input's warnings from the user (`quiet`)."""
+        real = not np.iscomplexobj(offsets)
         values = []
         for offset in offsets:
-            moved = [q.copy() for q in self.work]
-            if np.iscomplexobj(offset):
-                moved[p] = moved[p].astype(np.complex128)
+            moved = [q.copy() if k != p else q.astype(np.complex128 if not real else q.dtype)
+                     for k, q in enumerate(self.work)]
             moved[p][index] += offset
-            values.append(self.value(moved, f"{self.where[p]}[{index}] + {offset}",
-                                     not np.iscomplexobj(offset)))
+            at = f"{self.where[p]}[{index}] + {offset}"
+            values.append(self.number(self.call(moved), at, real) if real or hushed
+                          else self.value(moved, at, real))
         return np.array(values)
 
     def value(self, arrays: list[Array], at: str, real: bool) -> complex:
@@ -129,7 +159,7 @@ class BlackBox:
         u = [rng.standard_normal(q.shape) if p in (None, k) else np.zeros(q.shape)
              for k, q in enumerate(self.work)]
         norm = np.sqrt(sum(float(np.sum(e**2)) for e in u))
-        return [e / norm * scale(q, q) for e, q in zip(u, self.work, strict=True)]
+        return [e / norm * scale(q, S) for e, q, S in zip(u, self.work, self.scales, strict=True)]
 
     def moved(self, d: list[Array], t: complex) -> list[Array]:
         """The params moved by t along direction d."""
@@ -268,7 +298,7 @@ def best_step(box: BlackBox, p: int, method: Method, eps: float) -> float:
     chosen = []
     for flat in rng.choice(size, min(size, LADDER_ELEMENTS), replace=False):
         index = tuple(int(i) for i in np.unravel_index(int(flat), near.work[p].shape))
-        x = float(scale(near.work[p][index], near.work[p]))
+        x = near.step_scale(p, index)
         best, at = np.inf, own
         for n in range(LADDER_STEPS):
             h = LADDER_TOP / LADDER_SHRINK**n

@@ -63,7 +63,7 @@ def project(el: Elements, p: int, analytic: Array, d: Array, A_p: float) -> Proj
     full = [np.zeros_like(q) for q in el.box.work]
     full[p] = d
     method = el.method
-    X_p = float(np.max(scale(el.box.work[p], el.box.work[p])))
+    X_p = el.box.step_scale(p)
     if method.complex_step:
         h = el.survey.steps[p]
         value = el.box.value(el.box.moved(full, 1j * h), f"{el.box.where[p]} + ih d", False)
@@ -109,7 +109,7 @@ def directional_block(el: Elements, p: int, analytic: Array, k: int, A_p: float,
     floors = []
     passed = 0
     for j in range(k):
-        d = unit(shape, SEED + 1000 * p + j) * scale(el.box.work[p], el.box.work[p])
+        d = unit(shape, SEED + 1000 * p + j) * scale(el.box.work[p], el.box.scales[p])
         got = project(el, p, analytic, d, A_p)
         floors.append(got.tolerance * np.sqrt(d.size))
         if got.ok:

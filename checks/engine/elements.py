@@ -60,6 +60,7 @@ from checks.engine.blackbox import (
     Survey,
     best_step,
     in_real_arithmetic,
+    quiet,
     scale,
 )
 from checks.engine.stencils import (
@@ -121,7 +122,7 @@ class Elements:
     def read(self, p: int, index: tuple[int, ...], method: Method, base: float,
              shrink: float = 1.0) -> Reading:
         """A finite-difference stencil at element index, at base * `scale`(x) / shrink."""
-        h = base * float(scale(self.box.work[p][index], self.box.work[p])) / shrink
+        h = base * self.box.step_scale(p, index) / shrink
         values = self.box.evaluate(p, index, h * np.asarray(method.offsets)).real
         return read(method, values, self.center, h, self.survey.eps)
 
@@ -129,8 +130,9 @@ class Elements:
                      own: bool) -> tuple[float, float]:
         """Im f(x + ih) / h at h times `scale`(x), and its error: the underflow of Im
         (UNDERFLOW_ULPS tiny / h), and unless own the truncation, estimated from 2h."""
-        h = h * float(scale(self.box.work[p][index], self.box.work[p]))
-        values = self.box.evaluate(p, index, 1j * h * np.array([1.0] if own else [1.0, 2.0]))
+        h = h * self.box.step_scale(p, index)
+        values = self.box.evaluate(p, index, 1j * h * np.array([1.0] if own else [1.0, 2.0]),
+                                   hushed=True)
         d = float(values[0].imag / h)
         # Im f(x + ih)/h = f' - h^2 f'''/6 + ...: at 2h the error is 4x, the change 3x.
         truncation = 0.0 if own else 4 * abs(d - values[1].imag / (2 * h)) / 3
@@ -145,7 +147,17 @@ class Elements:
         numeric = np.zeros(shape) if fill is None else np.nan_to_num(fill.copy())
         err, jumps = np.zeros(shape), np.zeros(shape)
         h = self.survey.steps[p]
-        for index in np.ndindex(*shape) if only is None else only:
+        with quiet():
+            self.fill(p, numeric, err, jumps, h, only)
+        if self.method.complex_step:
+            G_p = float(np.max(np.abs(numeric), initial=0.0))
+            err += GRADIENT_ULPS * U64 * G_p
+        return numeric, err, jumps
+
+    def fill(self, p: int, numeric: Array, err: Array, jumps: Array, h: float,
+             only: list[tuple[int, ...]] | None) -> None:
+        """`numerics`' loop over the elements (inside `quiet`)."""
+        for index in np.ndindex(*numeric.shape) if only is None else only:
             if self.method.complex_step:
                 numeric[index], err[index] = self.complex_step(
                     p, index, h, h == self.method.step(U64))
@@ -153,10 +165,6 @@ class Elements:
                 r = self.refined(p, index, self.read(p, index, self.method, h), h)
                 numeric[index], err[index] = r.d, r.error
                 jumps[index] = r.jump if r.kinked else 0.0
-        if self.method.complex_step:
-            G_p = float(np.max(np.abs(numeric), initial=0.0))
-            err += GRADIENT_ULPS * U64 * G_p
-        return numeric, err, jumps
 
     def refined(self, p: int, index: tuple[int, ...], r: Reading, h: float) -> Reading:
         """A smooth reading whose error is mostly truncation (over REFINE times its
@@ -175,15 +183,16 @@ class Elements:
         UNDERFLOW_ULPS tiny / h is no longer negligible. The step is then the least
         power of two that keeps Im f 2^42 tiny, its truncation estimated from 2h."""
         G_p = float(np.max(np.abs(numeric), initial=0.0))
-        X = float(np.min(scale(self.box.work[p], self.box.work[p])))
+        X = float(np.min(scale(self.box.work[p], self.box.scales[p])))
         h = self.survey.steps[p]
         if not self.method.complex_step or G_p == 0 or h * X * G_p >= TINY * 2.0**40:
             return None
         h = float(2.0 ** np.ceil(np.log2(TINY * 2.0**42 / (G_p * X))))
         shape = self.box.work[p].shape
         numeric, err = np.zeros(shape), np.zeros(shape)
-        for index in np.ndindex(*shape):
-            numeric[index], err[index] = self.complex_step(p, index, h, own=False)
+        with quiet():
+            for index in np.ndindex(*shape):
+                numeric[index], err[index] = self.complex_step(p, index, h, own=False)
         return numeric, err + GRADIENT_ULPS * U64 * G_p
 
     def subgradient(self, p: int, index: tuple[int, ...], h: float) -> tuple[
@@ -213,7 +222,7 @@ class Elements:
         docstring). No smooth step: the step at which to check a subgradient."""
         method = CENTRAL if self.method is CENTRAL else RICHARDSON
         h = self.fd_step(p, method)
-        x = float(scale(self.box.work[p][index], self.box.work[p]))
+        x = self.box.step_scale(p, index)
         coarse = self.read(p, index, method, h)
         kinks = int(coarse.kinked)  # readings so far whose jump test fired
         seen = abs(coarse.jump) * coarse.kinked  # the largest jump they saw
@@ -282,7 +291,7 @@ class Elements:
 
     def allowance(self, p: int, u_a: float, G: float) -> tuple[float, float]:
         """(A_p, the noise floor eps / X_p part of it): the analytic side's round-off."""
-        X_p = float(np.max(scale(self.box.work[p], self.box.work[p])))
+        X_p = self.box.step_scale(p)
         floor = NOISE_ULPS * self.survey.eps / X_p
         return GRADIENT_ULPS * u_a * G + floor, floor
 
@@ -341,7 +350,7 @@ class Elements:
                 continue
             # At the step the kink was last seen, or larger, up to the array's own,
             # so that round-off (5 eps / h) stays a 16th of what would still verify.
-            x = float(scale(self.box.work[p][index], self.box.work[p]))
+            x = self.box.step_scale(p, index)
             base = self.fd_step(p, CENTRAL if self.method is CENTRAL else RICHARDSON) * x
             h = min(base, max(seen, 16 * 5 * self.survey.eps / self.limit(G)))
             lo, hi, error = self.subgradient(p, index, h)
