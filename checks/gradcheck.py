@@ -28,6 +28,7 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
+from checks.engine import patterns
 from checks.engine.blackbox import BlackBox, Survey, best_step, check_tolerances, survey
 from checks.engine.elements import Elements, NotComplexSafe, unit_roundoff
 from checks.engine.stencils import RICHARDSON, check_method
@@ -237,7 +238,7 @@ def gradcheck(
         except NotComplexSafe as exc:  # raised by complex step only: once at most
             found = _in_real_arithmetic(box, found, str(exc))
     return Report(blocks, found.method.name, _reason(found), title="gradcheck",
-                  accept_unverified=accept_unverified)
+                  accept_unverified=accept_unverified, notes=patterns.notes(blocks, work))
 
 
 def _analytic(f: Callable[[Any], Any], grad: Callable[[Any], Any] | None, layout: _Layout,
