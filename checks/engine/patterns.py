@@ -52,9 +52,10 @@ def slip(block: Block, blocks: Sequence[Block], x: Array | None = None) -> str |
     """What block's numbers show, or None (block ok, or no single pattern).
 
     blocks: all the check's blocks (for 'another array's'); x: block's params."""
-    grad, num, tol = block.analytic, block.numeric, block.tolerance
-    if block.ok or grad is None or num is None or tol is None:
+    read = readings(block)
+    if block.ok or read is None:
         return None
+    grad, num, tol = read
     c = constant_ratio(grad, num, tol)
     if c is not None:
         return ratio_words(c)
@@ -65,10 +66,23 @@ def slip(block: Block, blocks: Sequence[Block], x: Array | None = None) -> str |
         return ("grad is the transpose of the numerical gradient: the factors of a "
                 "product in the wrong order?")
     for other in blocks:
-        if other is not block and another_arrays(grad, tol, num, other):
+        theirs = readings(other)
+        if other is not block and theirs is not None and another_arrays(read, theirs):
             return (f"grad looks like the numerical gradient of {other.name}: "
                     "gradients swapped, or returned under the wrong name?")
     return one_place(block)
+
+
+def readings(block: Block) -> tuple[Array, Array, Array] | None:
+    """(grad, num, tol) of block; None if it has no arrays. An unverified element's
+    numerical value is not known to within its tolerance, so it takes part in no
+    relation: there grad = num = 0 and tol = inf."""
+    if block.analytic is None or block.numeric is None or block.tolerance is None:
+        return None
+    known = (np.ones(block.numeric.shape, bool) if block.ratios is None
+             else ~np.isnan(block.ratios))
+    return (np.where(known, block.analytic, 0.0), np.where(known, block.numeric, 0.0),
+            np.where(known, block.tolerance, np.inf))
 
 
 def consistent(grad: Array, num: Array, tol: Array, c: float) -> bool:
@@ -185,15 +199,16 @@ def transposed(grad: Array, num: Array, tol: Array) -> bool:
     return bool(np.sum(apart) >= MIN_ELEMENTS and np.all(np.abs(grad - num.T) <= both))
 
 
-def another_arrays(grad: Array, tol: Array, num: Array, other: Block) -> bool:
-    """grad = other's numerical gradient within both tolerances, where that is well
-    apart from num in at least MIN_ELEMENTS elements."""
-    if other.numeric is None or other.tolerance is None or other.numeric.shape != grad.shape:
+def another_arrays(mine: tuple[Array, Array, Array],
+                   theirs: tuple[Array, Array, Array]) -> bool:
+    """My grad = their numerical gradient within both tolerances, where that is well
+    apart from mine in at least MIN_ELEMENTS elements (readings: grad, num, tol)."""
+    (grad, num, tol), (_, other, other_tol) = mine, theirs
+    if other.shape != grad.shape:
         return False
-    both = tol + other.tolerance
-    apart = np.abs(other.numeric - num) > WELL_ABOVE * both
-    return bool(np.sum(apart) >= MIN_ELEMENTS
-                and np.all(np.abs(grad - other.numeric) <= both))
+    both = tol + other_tol
+    apart = np.abs(other - num) > WELL_ABOVE * both
+    return bool(np.sum(apart) >= MIN_ELEMENTS and np.all(np.abs(grad - other) <= both))
 
 
 def one_place(block: Block) -> str | None:
