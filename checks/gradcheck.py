@@ -27,6 +27,7 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
+from checks.engine import patterns
 from checks.engine.blackbox import BlackBox, check_tolerances, survey
 from checks.engine.elements import judge
 from checks.engine.params import Layout, check_directions, check_grad, check_params, scalar
@@ -120,7 +121,7 @@ def gradcheck(
     blocks, found = judge(box, found, center, rtol, atol, analytic, u_a, names, "grad", again,
                           directions)
     return Report(blocks, found.method.name, found.header(), title="gradcheck",
-                  accept_unverified=accept_unverified)
+                  accept_unverified=accept_unverified, notes=patterns.notes(blocks, work))
 
 
 def _analytic(f: Callable[[Any], Any], grad: Callable[[Any], Any] | None, layout: Layout,

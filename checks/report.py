@@ -71,6 +71,18 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Note:
+    """What the numbers of one failing array show, for a check that knows nothing of
+    the derivation (checks.engine.patterns): the array, and the slip in words."""
+
+    name: str  # the array, as the report names it
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.text}"
+
+
+@dataclass(frozen=True)
 class Block:
     """The comparison of one gradient array (delta[l], dW[l], db[l] or params[p])."""
 
@@ -148,6 +160,9 @@ class Report:
     # What the numbers say about a failure (checks.netcheck.diagnose): the broken
     # equations in backward order.
     findings: list[Finding] = field(default_factory=list)
+    # What the numbers of each failing array show, for a black-box check
+    # (checks.engine.patterns): at most one Note per array.
+    notes: list[Note] = field(default_factory=list)
     # Whether elements left unverified (skipped) still let the report be ok.
     accept_unverified: bool = True
 
@@ -172,8 +187,8 @@ class Report:
 
     @property
     def diagnosis(self) -> list[str]:
-        """The findings as report lines (see diagnosis_lines)."""
-        return diagnosis_lines(self.findings, self.blocks)
+        """The findings and notes as report lines (diagnosis_lines, note_lines)."""
+        return diagnosis_lines(self.findings, self.blocks) + note_lines(self.notes)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -287,6 +302,12 @@ def diagnosis_lines(findings: Sequence[Finding], blocks: Sequence[Block]) -> lis
         lines.append("  delta not given: a wrong dW or db may come from BP1/BP2 or from "
                      "BP3/BP4 itself; return delta to tell them apart")
     return lines
+
+
+def note_lines(notes: Sequence[Note]) -> list[str]:
+    """A black-box check's diagnosis: one line per failing array whose numbers show
+    a slip."""
+    return ["Diagnosis:"] + ["  " + str(n) for n in notes] if notes else []
 
 
 def _listing_key(b: Block) -> tuple[bool, int]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
+from checks.engine import patterns
 from checks.engine.blackbox import BlackBox, check_tolerances, survey
 from checks.engine.elements import judge
 from checks.engine.params import Layout, check_directions, check_grad, check_params
@@ -140,8 +141,9 @@ def check_vjp(
                               f"vjp {label}", again, directions)
         blocks += judged
     assert found is not None
+    notes = patterns.notes(blocks, work * (len(blocks) // len(work)))
     return Report(blocks, found.method.name, found.header(), title="check_vjp",
-                  accept_unverified=accept_unverified)
+                  accept_unverified=accept_unverified, notes=notes)
 
 
 def _cotangents(outputs: Outputs, center: Array, cotangent: Any, seed: int) -> list[
