@@ -29,7 +29,7 @@ from backprop import Array
 from backprop import validate as v
 from checks.engine import patterns
 from checks.engine.blackbox import BlackBox, check_tolerances, survey
-from checks.engine.elements import judge
+from checks.engine.elements import Ticker, judge
 from checks.engine.params import Layout, check_directions, check_grad, check_params, scalar
 from checks.engine.stencils import check_method
 from checks.report import Report
@@ -47,10 +47,11 @@ def _pair(out: Any) -> tuple[Any, Any]:
 
 
 def _check_options(f: Any, grad: Any, method: Any, rtol: float, atol: float,
-                   step: Any, accept_unverified: Any) -> float | None:
+                   step: Any, accept_unverified: Any, directions: Any) -> tuple[
+                       float | None, int | None]:
     """f a callable; grad a callable, or None when f returns (value, grads); a
-    known method; rtol, atol >= 0; step None or > 0 (returned as a float);
-    accept_unverified a bool."""
+    known method; rtol, atol >= 0; accept_unverified a bool; step None or > 0 and
+    directions None or >= 1 (returned as a float and an int)."""
     if not isinstance(accept_unverified, bool):
         raise TypeError(f"accept_unverified must be True or False, got {accept_unverified!r}")
     for what, fn in (("f", f), ("grad", grad)):
@@ -61,7 +62,8 @@ def _check_options(f: Any, grad: Any, method: Any, rtol: float, atol: float,
                                else ""))
     check_method(method)
     check_tolerances(rtol, atol)
-    return None if step is None else v.check_number(step, "step", positive=True)
+    return (None if step is None else v.check_number(step, "step", positive=True),
+            check_directions(directions))
 
 
 def gradcheck(
@@ -75,6 +77,7 @@ def gradcheck(
     step: float | None = None,
     directions: int | None = None,
     accept_unverified: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Compare grad(params) with numerical derivatives of f, element by element.
 
@@ -95,18 +98,18 @@ def gradcheck(
     read again by Richardson). directions=k: each array checked along k seeded
     random directions, an array that fails localised by bisection to its wrong
     elements (`checks.engine.directions`); the floor printed is the projection's.
-    step: the base step h instead of the measured one
-    (times max(1, |x|) for finite differences; a chosen complex step is also
-    taken at 2h to estimate its truncation error).
+    step: the base step h instead of the measured one (a chosen complex step is
+    also taken at 2h to estimate its truncation error). progress(done, total), if
+    given, is called as elements are checked, often enough for a time estimate.
 
-    f and grad receive copies. rtol/atol only widen tolerances.
-    Raises TypeError/ValueError for bad arguments (each message names the
-    argument), a non-scalar, complex or non-finite f, an f that does not return
-    a pair when grad is None, or a grad with the wrong type, count, keys or
-    shapes of arrays. A NaN in grad is a mismatch of that element, not an error.
+    f and grad receive copies; rtol/atol only widen tolerances. Raises
+    TypeError/ValueError for bad arguments (each message names the argument), a
+    non-scalar, complex or non-finite f, an f that does not return a pair when
+    grad is None, or a grad with the wrong type, count, keys or shapes of arrays.
+    A NaN in grad is a mismatch of that element, not an error.
     """
-    step = _check_options(f, grad, method, rtol, atol, step, accept_unverified)
-    directions = check_directions(directions)  # None: element by element
+    step, directions = _check_options(f, grad, method, rtol, atol, step, accept_unverified,
+                                      directions)
     layout, originals = check_params(params)
     work = [q.astype(np.float64) for q in originals]
 
@@ -118,8 +121,9 @@ def gradcheck(
     (analytic, u_a), (again, _) = (_analytic(f, grad, layout, originals) for _ in range(2))
     box = BlackBox(call, scalar, work, tuple(layout.where(p) for p in range(len(work))))
     found, names = survey(box, method, step, center), [layout.name(p) for p in range(len(work))]
+    ticker = Ticker(progress, 0 if directions else sum(q.size for q in work))
     blocks, found = judge(box, found, center, rtol, atol, analytic, u_a, names, "grad", again,
-                          directions)
+                          directions, ticker)
     return Report(blocks, found.method.name, found.header(), title="gradcheck",
                   accept_unverified=accept_unverified, notes=patterns.notes(blocks, work))
 

@@ -25,7 +25,7 @@ from backprop import Array
 from backprop import validate as v
 from checks.engine import patterns
 from checks.engine.blackbox import BlackBox, check_tolerances, survey
-from checks.engine.elements import judge
+from checks.engine.elements import Ticker, judge
 from checks.engine.params import Layout, check_directions, check_grad, check_params
 from checks.engine.stencils import check_method
 from checks.gradcheck import Params
@@ -98,6 +98,7 @@ def check_vjp(
     step: float | None = None,
     directions: int | None = None,
     accept_unverified: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Compare vjp(params, v) with the numerical gradient of <v, f(params)>.
 
@@ -105,9 +106,8 @@ def check_vjp(
     dict of arrays. vjp: (params, v) -> the gradients of <v, f(params)>, shaped like
     params (a list, or a dict with params' keys), v shaped like f's output. The
     cotangents v: COTANGENTS seeded standard normal ones (seed), and cotangent
-    too when given. Rows read `vjp v0 W[i0=.., i1=..]` (v0, v1: the random ones;
-    "v" the given one). Verdicts, error model, method, rtol/atol, step,
-    directions and accept_unverified: as gradcheck's (`checks.gradcheck`).
+    too when given; rows read `vjp v0 W[i0=.., i1=..]` ("v": the given one). The
+    rest, as gradcheck's (`checks.gradcheck`).
 
     Raises TypeError/ValueError for bad arguments, an f whose output is not real
     arrays, a cotangent not shaped like it, or a vjp result of the wrong kind.
@@ -124,21 +124,22 @@ def check_vjp(
         raise ValueError("f must return finite real numbers at params")
     blocks: list[Block] = []
     found = None
-    for label, vector in _cotangents(outputs, center, cotangent, seed):
+    chosen = _cotangents(outputs, center, cotangent, seed)
+    ticker = Ticker(progress, 0 if directions else len(chosen) * sum(q.size for q in work))
+    for label, vector in chosen:
         def number(out: Array, at: str, real: bool, vector: Array = vector) -> complex:
             return complex(np.dot(vector, out))
 
         box = BlackBox(outputs.at, number, work, tuple(layout.where(p) for p in range(len(work))))
         value = float(np.dot(vector, center))
-        analytic, u_a = check_grad(vjp(layout.pack([q.copy() for q in originals]),
-                                       outputs.shaped(vector.copy())), layout, originals)
-        again, _ = check_grad(vjp(layout.pack([q.copy() for q in originals]),
-                                  outputs.shaped(vector.copy())), layout, originals)
+        (analytic, u_a), (again, _) = (
+            check_grad(vjp(layout.pack([q.copy() for q in originals]),
+                           outputs.shaped(vector.copy())), layout, originals) for _ in range(2))
         names = [layout.name(p) for p in range(len(work))]
         # f's points are kept, so each cotangent's survey reads them again for free.
         found = survey(box, method, step, value)
         judged, found = judge(box, found, value, rtol, atol, analytic, u_a, names,
-                              f"vjp {label}", again, directions)
+                              f"vjp {label}", again, directions, ticker)
         blocks += judged
     assert found is not None
     notes = patterns.notes(blocks, work * (len(blocks) // len(work)))

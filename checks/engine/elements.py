@@ -44,6 +44,7 @@ reads everything again in real arithmetic).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -98,6 +99,23 @@ class Outcome:
     reasons: dict[tuple[int, ...], str]
 
 
+@dataclass
+class Ticker:
+    """progress(done, total) for the caller, called every TICK elements and at the end."""
+
+    progress: Callable[[int, int], None] | None
+    total: int
+    done: int = 0
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.progress is not None and (self.done % TICK < n or self.done >= self.total):
+            self.progress(min(self.done, self.total), self.total)
+
+
+TICK = 64  # elements between two calls of progress
+
+
 @dataclass(frozen=True)
 class Elements:
     """f as a `BlackBox`, the `Survey` of it, the user's step (None: the survey's),
@@ -108,6 +126,7 @@ class Elements:
     center: float
     rtol: float
     atol: float
+    ticker: Ticker | None = None
 
     @property
     def method(self) -> Method:
@@ -158,6 +177,8 @@ class Elements:
              only: list[tuple[int, ...]] | None) -> None:
         """`numerics`' loop over the elements (inside `quiet`)."""
         for index in np.ndindex(*numeric.shape) if only is None else only:
+            if self.ticker is not None:
+                self.ticker.advance()
             if self.method.complex_step:
                 numeric[index], err[index] = self.complex_step(
                     p, index, h, h == self.method.step(U64))
@@ -399,14 +420,15 @@ def unit_roundoff(*dtypes: np.dtype[Any]) -> float:
 
 def judge(box: BlackBox, found: Survey, center: float, rtol: float, atol: float,
           analytic: list[Array], u_a: list[float], names: list[str], equation: str,
-          again: list[Array] | None, directions: int | None) -> tuple[list[Block], Survey]:
+          again: list[Array] | None, directions: int | None,
+          ticker: Ticker | None = None) -> tuple[list[Block], Survey]:
     """`Elements.check`, read again in real arithmetic if complex step turns out not
     to be safe (`NotComplexSafe`, raised by complex step only: once at most); the
     blocks and the survey they were read with."""
     try:
-        return Elements(box, found, center, rtol, atol).check(
+        return Elements(box, found, center, rtol, atol, ticker).check(
             analytic, u_a, names, equation, again, directions), found
     except NotComplexSafe as exc:
         found = in_real_arithmetic(box, found, str(exc))
-        return Elements(box, found, center, rtol, atol).check(
+        return Elements(box, found, center, rtol, atol, ticker).check(
             analytic, u_a, names, equation, again, directions), found

@@ -130,3 +130,10 @@ def test_directions_mode_names_a_wrong_element_by_bisection():
     assert layer.ok and layer.checked == 2 * 3 * 2, str(layer)
     with pytest.raises(ValueError, match="directions must be a positive integer"):
         gradcheck(f, grad, [W], directions=0)
+
+
+def test_progress_is_reported_as_elements_are_checked():
+    seen: list[tuple[int, int]] = []
+    check_vjp(forward, backward, affine(7), progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (2 * 38, 2 * 38), seen
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
