@@ -29,9 +29,11 @@ from checks.engine.elements import Ticker, judge
 from checks.engine.params import Layout, check_directions, check_grad, check_params
 from checks.engine.stencils import check_method
 from checks.gradcheck import Params
-from checks.report import Block, Report
+from checks.report import Block, Element, Note, Report
 
 COTANGENTS = 2  # seeded random cotangents checked when none is given (and besides one given)
+SHOWN_INPUTS = 3  # mismatched input elements whose outputs are looked for
+MAX_OUTPUTS = 4096  # the outputs are looked for only in an f with at most this many
 
 
 @dataclass
@@ -142,9 +144,65 @@ def check_vjp(
                               f"vjp {label}", again, directions, ticker)
         blocks += judged
     assert found is not None
-    notes = patterns.notes(blocks, work * (len(blocks) // len(work)))
+    # each cotangent sees the same slip: said once
+    notes = list(dict.fromkeys(patterns.notes(blocks, work * (len(blocks) // len(work)))))
+    notes += _outputs_at_fault(outputs, vjp, layout, originals, blocks, center.size)
     return Report(blocks, found.method.name, found.header(), title="check_vjp",
                   accept_unverified=accept_unverified, notes=notes)
+
+
+def _outputs_at_fault(outputs: Outputs, vjp: Callable[[Any, Any], Any], layout: Layout,
+                      originals: list[Array], blocks: list[Block], n_out: int) -> list[Note]:
+    """For the worst mismatched input element of each array (at most SHOWN_INPUTS), the
+    outputs its error sits in: the column J e_k of the Jacobian, read by vjp with
+    each output's unit cotangent (n_out calls of vjp, so only for f with at most
+    MAX_OUTPUTS outputs) against the numerical one (central differences of f), and
+    the outputs holding the largest differences named."""
+    if n_out > MAX_OUTPUTS:
+        return []
+    worst: dict[int, Element] = {}
+    for k, block in enumerate(blocks):
+        p = k % len(originals)
+        if block.mismatches and p not in worst:
+            worst[p] = max(block.mismatches, key=lambda e: e.error / max(e.tolerance, 1e-300))
+    notes = []
+    for p, element in list(worst.items())[:SHOWN_INPUTS]:
+        column = np.array([check_grad(vjp(layout.pack([q.copy() for q in originals]),
+                                          outputs.shaped(unit)), layout, originals)[0][p]
+                           [element.index] for unit in np.eye(n_out)])
+        numeric = _column(outputs, originals, p, element.index)
+        apart = np.abs(column - numeric)
+        if not np.any(apart > 0):
+            continue
+        at = np.flatnonzero(apart >= apart.max() / 10)
+        notes.append(Note(layout.name(p), f"the error at {layout.name(p)}{list(element.index)} "
+                          f"sits in output{'s' if len(at) > 1 else ''} "
+                          f"{', '.join(_output_name(outputs, j) for j in at[:6])}"
+                          + (f" and {len(at) - 6} more" if len(at) > 6 else "")
+                          + f" (of {n_out})"))
+    return notes
+
+
+def _column(outputs: Outputs, originals: list[Array], p: int, index: tuple[int, ...]) -> Array:
+    """J e_k by central differences of f's kept outputs (h = 2^-17 times max(1, |x|))."""
+    h = 2.0**-17 * max(1.0, abs(float(originals[p][index])))
+    ends = []
+    for sign in (1.0, -1.0):
+        moved = [q.astype(np.float64) for q in originals]
+        moved[p][index] += sign * h
+        ends.append(outputs.at(moved).real)
+    return (ends[0] - ends[1]) / (2 * h)
+
+
+def _output_name(outputs: Outputs, j: int) -> str:
+    """Flat output j as the user's output reads it: y[i0, i1] (out[k][...] for a list)."""
+    sizes = np.cumsum([int(np.prod(s)) for s in outputs.shapes])
+    part = int(np.searchsorted(sizes, j, side="right"))
+    offset = j - (int(sizes[part - 1]) if part else 0)
+    index = list(np.unravel_index(offset, outputs.shapes[part])) if outputs.shapes[part] else []
+    label = "f" if outputs.single else (f"f[{outputs.keys[part]!r}]" if outputs.keys
+                                        else f"f[{part}]")
+    return f"{label}{[int(i) for i in index]}"
 
 
 def _cotangents(outputs: Outputs, center: Array, cotangent: Any, seed: int) -> list[

@@ -137,3 +137,15 @@ def test_progress_is_reported_as_elements_are_checked():
     check_vjp(forward, backward, affine(7), progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1] == (2 * 38, 2 * 38), seen
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_wrong_input_element_is_traced_to_the_outputs_it_sits_in():
+    def slip(p: dict[str, np.ndarray], dout: np.ndarray) -> dict[str, np.ndarray]:
+        g = backward(p, dout)
+        g["x"][2, 1] += 0.5 * dout[2, 0]  # a wrong dx[2, 1], from output [2, 0] alone
+        return g
+
+    report = check_vjp(forward, slip, affine(8))
+    text = str(report)
+    assert "x: the error at x[2, 1] sits in output f[2, 0] (of 12)" in text, text
+    assert text.count("x: only one element is wrong, [2, 1]") == 1, text
