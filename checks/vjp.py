@@ -65,15 +65,19 @@ class Outputs:
             return [np.asarray(q) for q in out]
         return [np.asarray(out)]
 
-    def learn(self, out: Any) -> None:
-        """The structure of f's output, from its value at params."""
+    def learn(self, out: Any) -> Array:
+        """The structure of f's output, from its value at params; that value, flat."""
         self.single = not isinstance(out, (Mapping, list, tuple))
         self.keys = tuple(out) if isinstance(out, Mapping) else None
         self.shapes = [q.shape for q in self.parts(out, "params")]
+        center = self.flat(out, "params")
+        if not np.all(np.isfinite(center)) or np.iscomplexobj(center):
+            raise ValueError("f must return finite real numbers at params")
+        return center
 
     def at(self, arrays: list[Array]) -> Array:
         """f's flat outputs at arrays, evaluated once per point."""
-        key = b"".join(q.tobytes() + str(q.dtype).encode() for q in arrays)
+        key = b"".join(q.tobytes() + q.dtype.char.encode() for q in arrays)
         if key not in self.kept:
             self.kept[key] = self.flat(self.f(self.layout.pack(arrays)), "a moved point")
         return self.kept[key]
@@ -120,10 +124,7 @@ def check_vjp(
     work = [q.astype(np.float64) for q in originals]
     outputs = Outputs(f, layout)
     first = f(layout.pack([q.copy() for q in work]))
-    outputs.learn(first)
-    center = outputs.flat(first, "params")
-    if not np.all(np.isfinite(center)) or np.iscomplexobj(center):
-        raise ValueError("f must return finite real numbers at params")
+    center = outputs.learn(first)
     blocks: list[Block] = []
     found = None
     chosen = _cotangents(outputs, center, cotangent, seed)

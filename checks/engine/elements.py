@@ -45,7 +45,7 @@ reads everything again in real arithmetic).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -127,16 +127,20 @@ class Elements:
     rtol: float
     atol: float
     ticker: Ticker | None = None
+    steps: dict[tuple[int, str], float] = field(default_factory=dict, compare=False)
 
     @property
     def method(self) -> Method:
         return self.survey.method
 
     def fd_step(self, p: int, method: Method) -> float:
-        """The base step of params[p] for a finite-difference method."""
+        """The base step of params[p] for a finite-difference method (found once per
+        array and method: every element examined in real arithmetic needs it)."""
         if method is self.method:
             return self.survey.steps[p]
-        return best_step(self.box, p, method, self.survey.eps)
+        if (p, method.name) not in self.steps:
+            self.steps[p, method.name] = best_step(self.box, p, method, self.survey.eps)
+        return self.steps[p, method.name]
 
     def read(self, p: int, index: tuple[int, ...], method: Method, base: float,
              shrink: float = 1.0) -> Reading:
