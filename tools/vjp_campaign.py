@@ -23,8 +23,9 @@ ok must mean every element was verified):
   (Block.floor: the smallest error in one element, relative to the array's scale,
   that the check would have caught).
 
-Every false alarm, silent pass and miss is listed with `--case layer:seed[:slip]`
-to reproduce it; `--show` adds the report's first lines.
+Every false alarm, silent pass, miss, unlocalised catch and run that blames a
+correct element is listed with `--case layer:seed[:slip]` to reproduce it; `--show`
+adds the report's first lines.
 """
 
 from __future__ import annotations
@@ -213,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("\n".join(listing("Slips missed", missed, args.show)))
     unlocalised = [o for o in outcomes if o.caught and o.visible and not o.localised]
     print("\n".join(listing("Slips caught but not localised", unlocalised, args.show)))
+    blamed = [o for o in outcomes if o.blamed]
+    print("\n".join(listing("Correct elements blamed", blamed, args.show)))
     slowest = max(outcomes, key=lambda o: o.seconds)
     print(f"\nprocessor: {processor()}; {args.workers} worker(s); total {elapsed:.1f} s "
           f"(checks {sum(o.seconds for o in outcomes):.1f} s; slowest "

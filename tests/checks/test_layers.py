@@ -68,3 +68,28 @@ def test_a_slip_that_changes_nothing_at_params_is_not_counted():
     positive = Case(case.name, case.f, case.vjp, {"x": np.abs(case.params["x"]) + 0.1},
                     case.slip, case.planted, case.reference)
     assert wrong_elements(positive) == {}
+
+
+# Correct layernorm code that check_vjp fails (tools/vjp_campaign.py --seeds 300: 3 of
+# 2,700 correct checks, all layernorm). Both sides are right to rounding; the
+# tolerance does not cover what cancellation in the layer costs them.
+ROUNDING = ("check_vjp's tolerance misses the rounding of a correct layernorm "
+            "backward whose terms cancel")
+CANCELLING = {
+    75: "row 0 has std 0.014 at |x| 1.95 (centring loses 7 bits): analytic and complex "
+        "step both off by 2-6e-13 on values 3-6; x mismatched at err/tol 1.2 (v0), 2.9 (v1)",
+    132: "D = 2: dx of row 3 is 8.4e-4 from terms of 5.6 cancelling; the analytic side "
+         "off by 1.2e-14, the tolerance 7.9e-15; err/tol 1.2",
+    136: "D = 2: dx of row 4 is 0.095 from terms of 7.5 and 14 cancelling; the analytic "
+         "side off by 4.7e-14, the tolerance 8.9e-15; err/tol 4",
+}
+
+
+@pytest.mark.parametrize("seed", [
+    pytest.param(seed, id=f"layernorm:{seed}",
+                 marks=pytest.mark.xfail(strict=True, reason=f"{ROUNDING}: {why}"))
+    for seed, why in CANCELLING.items()])
+def test_correct_layernorm_whose_terms_cancel_passes(seed):
+    case = LAYERS["layernorm"].build(seed, None)
+    report = run_check(case)
+    assert report.ok and report.skipped == 0, f"{case.name}\n{report}"
