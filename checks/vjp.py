@@ -7,14 +7,15 @@ as gradcheck checks a gradient, with the same engine, error model and verdicts
 (`checks.engine`), for several cotangents v at once: seeded random ones (two, so
 that a slip one random v happens to hide is still seen), and the caller's own.
 
-f is evaluated once per moved point whatever the number of cotangents: its
-outputs are kept (`Outputs`), and each <v, f> is read from them. So the
+f is evaluated once per moved point whatever the number of cotangents: the
+projections <v, f> on every cotangent are kept per point (`Outputs`). So the
 numerical side costs what one gradcheck costs, the Jacobian-vector products
 J e_k being computed once, and every cotangent's check reuses them.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,9 +39,10 @@ MAX_OUTPUTS = 4096  # the outputs are looked for only in an f with at most this 
 
 @dataclass
 class Outputs:
-    """f's outputs, flattened and kept per point (the params' bytes), with the
-    structure to rebuild a cotangent shaped like them: one array, or a list or dict
-    of arrays."""
+    """f's outputs, flattened, with the structure to rebuild a cotangent shaped like
+    them (one array, or a list or dict of arrays); and, per point f was evaluated
+    at (keyed by a digest of the params), the projections <v, f> on every cotangent
+    v, so each point costs one evaluation and a few numbers of memory."""
 
     f: Callable[[Any], Any]
     layout: Layout
@@ -48,6 +50,7 @@ class Outputs:
     shapes: list[tuple[int, ...]] = field(default_factory=list)
     single: bool = True  # one array, not a list or dict
     kept: dict[bytes, Array] = field(default_factory=dict)
+    vectors: Array = field(default_factory=lambda: np.zeros((0, 0)))  # the cotangents, flat
 
     def flat(self, out: Any, where: str) -> Array:
         """f's output as one flat vector (complex if f computed in complex)."""
@@ -76,10 +79,18 @@ class Outputs:
         return center
 
     def at(self, arrays: list[Array]) -> Array:
-        """f's flat outputs at arrays, evaluated once per point."""
-        key = b"".join(q.tobytes() + q.dtype.char.encode() for q in arrays)
+        """f's flat outputs at arrays."""
+        return self.flat(self.f(self.layout.pack(arrays)), "a moved point")
+
+    def projections(self, arrays: list[Array]) -> Array:
+        """<v, f(arrays)> for every cotangent v, evaluating f once per point."""
+        digest = hashlib.blake2b(digest_size=16)
+        for q in arrays:
+            digest.update(q.dtype.char.encode())
+            digest.update(q.tobytes())
+        key = digest.digest()
         if key not in self.kept:
-            self.kept[key] = self.flat(self.f(self.layout.pack(arrays)), "a moved point")
+            self.kept[key] = self.vectors @ self.at(arrays)
         return self.kept[key]
 
     def shaped(self, vector: Array) -> Any:
@@ -129,18 +140,19 @@ def check_vjp(
     found = None
     chosen = _cotangents(outputs, center, cotangent, seed)
     ticker = Ticker(progress, 0 if directions else len(chosen) * sum(q.size for q in work))
-    for label, vector in chosen:
-        def number(out: Array, at: str, real: bool, vector: Array = vector) -> complex:
-            return complex(np.dot(vector, out))
+    outputs.vectors = np.array([vector for _, vector in chosen])
+    where = tuple(map(layout.where, range(len(work))))
+    for c, (label, vector) in enumerate(chosen):
+        def number(out: Array, at: str, real: bool, c: int = c) -> complex:
+            return complex(out[c])
 
-        box = BlackBox(outputs.at, number, work, tuple(layout.where(p) for p in range(len(work))))
+        box = BlackBox(outputs.projections, number, work, where)
         value = float(np.dot(vector, center))
         (analytic, u_a), (again, _) = (
             check_grad(vjp(layout.pack([q.copy() for q in originals]),
                            outputs.shaped(vector.copy())), layout, originals) for _ in range(2))
         names = [layout.name(p) for p in range(len(work))]
-        # f's points are kept, so each cotangent's survey reads them again for free.
-        found = survey(box, method, step, value)
+        found = survey(box, method, step, value)  # f's points are kept: free for v1, v2
         judged, found = judge(box, found, value, rtol, atol, analytic, u_a, names,
                               f"vjp {label}", again, directions, ticker)
         blocks += judged
@@ -185,7 +197,7 @@ def _outputs_at_fault(outputs: Outputs, vjp: Callable[[Any, Any], Any], layout: 
 
 
 def _column(outputs: Outputs, originals: list[Array], p: int, index: tuple[int, ...]) -> Array:
-    """J e_k by central differences of f's kept outputs (h = 2^-17 times max(1, |x|))."""
+    """J e_k by central differences of f's outputs (h = 2^-17 times max(1, |x|))."""
     h = 2.0**-17 * max(1.0, abs(float(originals[p][index])))
     ends = []
     for sign in (1.0, -1.0):
