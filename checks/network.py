@@ -27,6 +27,7 @@ from backprop import Array, ArrayId, Gradients, Network, loop, vectorized
 from backprop.arrays import as_gradients
 from backprop.inputs import check_net, check_XY
 from backprop.validate import check_number, check_seed
+from checks.engine.params import check_directions
 from checks.engine.stencils import check_method, choose_method
 from checks.netcheck import perturb
 from checks.netcheck.diagnose import diagnose
@@ -74,16 +75,6 @@ def _check_ulps(ulps: Any) -> float:
     if number < 1:
         raise ValueError(f"ulps must be >= 1 (the rounding of one operation), got {ulps!r}")
     return number
-
-
-def _check_directions(directions: Any) -> int | None:
-    if directions is None:
-        return None
-    if isinstance(directions, bool) or not isinstance(directions, (int, np.integer)):
-        raise TypeError(f"directions must be a positive integer or None, got {directions!r}")
-    if directions < 1:
-        raise ValueError(f"directions must be a positive integer or None, got {directions!r}")
-    return int(directions)
 
 
 def _implementation(impl: Any) -> tuple[Impl, str]:
@@ -248,7 +239,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     rng = np.random.default_rng(check_seed(seed, optional=False))
     fn, name = _implementation(impl)
     check_method(method)
-    directions = _check_directions(directions)
+    directions = check_directions(directions)
     cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
