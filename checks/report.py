@@ -310,6 +310,35 @@ def note_lines(notes: Sequence[Note]) -> list[str]:
     return ["Diagnosis:"] + ["  " + str(n) for n in notes] if notes else []
 
 
+def headline(report: Report) -> str:
+    """The verdict in one line, what a CI shows of a failure (a JUnit failure's message,
+    the first line of an assert helper's AssertionError): the first broken equation and
+    its slip (a black-box check: the first array's note; without either, the first
+    mismatched element in the order of the derivation), then how many elements
+    mismatched, and how many of them are NaN or inf."""
+    bad = report.mismatches
+    if report.ok:
+        unverified = f", {report.skipped} unverified (accepted)" if report.skipped else ""
+        return f"OK: {report.checked} element{'s' * (report.checked != 1)} verified{unverified}"
+    if report.findings:
+        first = report.findings[0]
+        what = first.text + (f" ({first.slip})" if first.slip else "")
+        if len(report.findings) > 1:
+            more = len(report.findings) - 1
+            what += f", and {more} more broken equation{'s' if more > 1 else ''}"
+    elif report.notes:
+        what = str(report.notes[0])
+    elif bad:
+        first_block = min((b for b in report.blocks if b.mismatches), key=_listing_key)
+        what = str(first_block.mismatches[0])
+    else:
+        return (f"elements left unverified: {report.skipped} (accept_unverified=True "
+                "accepts them); none mismatched")
+    non_finite = sum(not np.isfinite(e.analytic) for e in bad)
+    return (f"{what}; {len(bad)} of {report.checked} elements mismatched"
+            + (f", {non_finite} of them NaN or inf" if non_finite else ""))
+
+
 def _listing_key(b: Block) -> tuple[bool, int]:
     """In the order of the derivation (backprop.arrays.listing_key); gradcheck's
     blocks, which have no ArrayId, keep their order."""

@@ -7,9 +7,12 @@
         X, Y = ...
         assert_network(net, X, Y, impl=my_backprop)
 
-On failure they raise AssertionError whose message is str(report): one row per
-equation and layer, then every mismatched element with its equation, array,
-index, analytic and numerical values, error and tolerance. They set
+On failure they raise AssertionError whose first line is the diagnosis
+(`assert_network FAILED: BP4 at layer 1: dW[1] != your delta[1] @ a[1].T / m (every
+element is 2: ...) ...; 20 of 50 elements mismatched`: what `pytest --junitxml` and CI
+reporters show as the failure's message), followed by
+str(report): one row per equation and layer, then every mismatched element with its
+equation, array, index, analytic and numerical values, error and tolerance. They set
 `__tracebackhide__`, so pytest's traceback ends at your test, not in here.
 """
 
@@ -21,7 +24,7 @@ from typing import Any
 from backprop import Network
 from checks.gradcheck import Params, gradcheck
 from checks.network import Impl, check_network
-from checks.report import Report
+from checks.report import Report, headline
 from checks.vjp import check_vjp
 
 __all__ = ["assert_gradients", "assert_network", "assert_vjp"]
@@ -39,13 +42,14 @@ def assert_gradients(
     every element is within its tolerance.
 
     Raises:
-        AssertionError: some element mismatched; the message is str(report).
+        AssertionError: some element mismatched; the message is the diagnosis in
+            one line, then str(report).
         TypeError, ValueError: bad arguments (as gradcheck).
     """
     __tracebackhide__ = True
     report = gradcheck(f, grad, params, **options)
     if not report.ok:
-        raise AssertionError(str(report))
+        raise AssertionError(_failure_message("assert_gradients", report))
     return report
 
 
@@ -62,13 +66,13 @@ def assert_vjp(
 
     Raises:
         AssertionError: some element mismatched or was left unverified; the message
-            is str(report).
+            is the diagnosis in one line, then str(report).
         TypeError, ValueError: bad arguments (as check_vjp).
     """
     __tracebackhide__ = True
     report = check_vjp(f, vjp, params, **options)
     if not report.ok:
-        raise AssertionError(str(report))
+        raise AssertionError(_failure_message("assert_vjp", report))
     return report
 
 
@@ -82,12 +86,19 @@ def assert_network(
     report when every element is within its tolerance.
 
     Raises:
-        AssertionError: some element mismatched; the message is str(report),
-            each mismatch named by equation, layer and element.
+        AssertionError: some element mismatched; the message is the diagnosis in
+            one line, then str(report), each mismatch named by equation, layer and
+            element.
         TypeError, ValueError: bad arguments or a malformed result of impl.
     """
     __tracebackhide__ = True
     report = check_network(net, X, Y, impl, **options)
     if not report.ok:
-        raise AssertionError(str(report))
+        raise AssertionError(_failure_message("assert_network", report))
     return report
+
+
+def _failure_message(helper: str, report: Report) -> str:
+    """The AssertionError of a failed helper: "<helper> FAILED: <the diagnosis in one
+    line>" first (the line a JUnit report shows), then the full report."""
+    return f"{helper} FAILED: {headline(report)}\n\n{report}"
