@@ -6,6 +6,7 @@
   sweep     the networks a run may check, and the batch each is checked on
   run       every network x implementation checked, tallied into one row per equation
   render    what is printed: the table, the JSON object, which report --plot draws
+  junit     the run as a JUnit XML report (--junit-xml)
   progress  the progress line on stderr
 """
 

@@ -40,6 +40,13 @@ network is checked, its report per implementation is printed before the table.
 first, and element by element only where that fails (check_network's
 directions=K): much faster on large networks, and a failure is still localised.
 
+--junit-xml FILE writes the run as a JUnit XML report for CI (checks.cli.junit):
+a testcase per network x implementation (classname "backprop-check.<impl>", name
+the network) and one per identity check, a failing one with the diagnosis in one
+line as its failure's message and the full report as its text. It is written
+whether the checks pass or fail, with --json too, and its failures count is above
+0 exactly when the exit status is 1.
+
 --plot PATH writes a heatmap of |analytic - numeric| / tolerance for every
 element of delta, dW, db of one checked network (checks.plot.heatmap): the
 first report with a mismatch, else the first report of the deepest network
@@ -64,25 +71,35 @@ whole run (the totals are known up front from the sizes and the batch), the time
 left being elapsed / done * remaining. When that puts the whole run above
 LONG_RUN seconds (and --directions is not given), one line suggests --directions.
 stdout carries only the table, or with --json only the JSON object, which has
-this shape:
+this shape (schema 2):
 
     {
+      "schema": 2,                    # the version of this shape
       "ok": bool,                     # every equation verified
       "settings": {"sizes", "activations", "cost", "batch", "dtype", "seed",
-                   "method", "directions", "impl", "json", "plot"},  # as given
-      "equations": {                  # one entry per row of the table, keyed by
-        "BP1" | "BP1 δ^L = a^L − y" | "a−y = general BP1" | "BP2" | "BP3" | "BP4": {
+                   "method", "directions", "impl", "json", "plot",
+                   "junit_xml"},      # as given
+      "equations": {                  # one entry per row of the table, keyed by its label:
+        "BP1" | "BP1 (cost with a − y)" | "a − y = general BP1 (identity check)" |
+        "BP2" | "BP3" | "BP4": {
           "arrays": int, "checked": int, "skipped": int,
           "worst_error_over_tolerance": float, "worst_error": float,
           "methods": [str], "failures": [str]}},
       "reports": [                    # one per network x implementation
         {"network": str, "impl": str, **Report.as_dict()}],
-      "plot": {"path": str, "report": int}   # only with --plot: index into reports
+      "plot": {"path": str, "report": int},  # only with --plot: index into reports
+      "non_finite": [str]             # the paths of the values that are null for NaN or inf
     }
 
-The keys of "equations" are those of earlier versions: "BP1 δ^L = a^L − y" is
-the table's "BP1 (cost with a − y)" row, "a−y = general BP1" its
-"a − y = general BP1 (identity check)" row.
+The object is strict JSON: a NaN or inf anywhere in it (a NaN gradient's analytic
+value and error, the worst error over tolerance it makes) is null, and its path
+is listed in "non_finite", such as "reports[0].blocks[1].mismatches[0].analytic"
+or 'equations["BP1 (cost with a − y)"].worst_error' (a key that is not a name in
+brackets); [] when there is none.
+
+Schema 1 (before "schema" was given) keyed the two a − y rows
+"BP1 δ^L = a^L − y" and "a−y = general BP1", and printed NaN and inf as the
+tokens NaN and Infinity, which strict parsers reject.
 
 Report.as_dict() is {"ok", "title", "method", "method_reason", "checked",
 "skipped", "mismatched", "blocks": [Block.as_dict()], "diagnosis": [str]}, a block
@@ -99,7 +116,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from checks.cli import render
+from checks.cli import junit, render
 from checks.cli.load import ImplCrashed, MalformedResult, crash_text, implementations
 from checks.cli.parse import Settings, UsageError, build_parser, check_settings, chosen, parse
 from checks.cli.progress import Progress
@@ -153,10 +170,14 @@ def _ignore(report: Report) -> None:
 
 def _print_results(tally: Tally, settings: Settings, networks: int, impls: list[str]) -> None:
     """The JSON object, or the table (a sweep's failed checks under it) and which check
-    --plot drew, after writing the plot."""
+    --plot drew, after writing the plot and the JUnit report."""
     plotted = render.plot(tally.checks, settings.plot) if settings.plot is not None else None
+    if settings.junit_xml is not None:
+        junit.write(settings.junit_xml, tally, settings)
     if settings.json:
-        print(json.dumps(render.json_object(tally, settings, plotted), indent=2))
+        # allow_nan=False: a NaN that json_object missed raises instead of printing
+        # the NaN token that strict parsers reject.
+        print(json.dumps(render.json_object(tally, settings, plotted), indent=2, allow_nan=False))
         return
     failed = [] if networks == 1 else [c for c in tally.checks if not c.report.ok]
     print(render.table(tally.rows(), failed, networks=networks, impls=impls, settings=settings))

@@ -40,6 +40,7 @@ class Settings:
     impl: str
     json: bool
     plot: str | None
+    junit_xml: str | None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write a heatmap PNG of error/tolerance per element (needs "
                         "matplotlib); the sweep plots its first failure, else its "
                         "deepest network")
+    parser.add_argument("--junit-xml", metavar="FILE",
+                        help="write a JUnit XML report for CI too: a test case per network x "
+                        "implementation, a failure's message its diagnosis (written when "
+                        "checks fail too, and with --json)")
     return parser
 
 
@@ -85,14 +90,16 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> Settin
 
 
 def check_settings(settings: Settings) -> None:
-    """UsageError for a --batch or --directions below 1, or a --plot that cannot be
-    written: found before the checks run, not after."""
+    """UsageError for a --batch or --directions below 1, or a --plot or --junit-xml
+    that cannot be written: found before the checks run, not after."""
     if settings.batch < 1:
         raise UsageError(f"--batch must be >= 1, got {settings.batch}")
     if settings.directions is not None and settings.directions < 1:
         raise UsageError(f"--directions must be >= 1, got {settings.directions}")
     if settings.plot is not None:
         _check_plot_path(settings.plot)
+    if settings.junit_xml is not None:
+        _check_output_path("--junit-xml", settings.junit_xml)
 
 
 def _check_plot_path(path: str) -> None:
@@ -104,8 +111,16 @@ def _check_plot_path(path: str) -> None:
     except ImportError:
         raise UsageError(f"--plot needs matplotlib, which is not installed: "
                          f"{INSTALL_HINT}") from None
+    _check_output_path("--plot", path)
+
+
+def _check_output_path(option: str, path: str) -> None:
+    """path's directory must exist, and path must not be a directory."""
     if not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"--plot {path!r}: directory {str(Path(path).parent)!r} does not exist")
+        raise UsageError(f"{option} {path!r}: directory {str(Path(path).parent)!r} does not "
+                         "exist")
+    if Path(path).is_dir():
+        raise UsageError(f"{option} {path!r} is a directory; give a file name")
 
 
 def _parse_list(text: str, what: str) -> list[str]:

@@ -11,6 +11,8 @@ checks.cli.app's docstring.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +25,9 @@ LABELS = {SIMPLIFIED: "BP1 (cost with a − y)",
           IDENTITY: "a − y = general BP1 (identity check)"}
 LEGEND = ("(cost with a − y): BP1 where the cost gives δ^L = a^L − y; (identity check): "
           "a^L − y = Jᵀ ∂C/∂a in float64, per network, not using the code checked")
+# The version of --json's shape (checks.cli.app's docstring says what each one changed):
+# raised whenever a key is renamed or a value changes meaning.
+JSON_SCHEMA = 2
 FAILED_SHOWN = 10  # failing checks of a sweep summarised under the table
 
 
@@ -83,20 +88,48 @@ def table(rows: Mapping[str, Row], failed: Sequence[Check], *, networks: int,
 
 def json_object(tally: Tally, settings: Settings,
                 plot: dict[str, Any] | None) -> dict[str, Any]:
-    """--json's object (shape: checks.cli.app's docstring); plot: where --plot wrote what."""
+    """--json's object (shape: checks.cli.app's docstring); plot: where --plot wrote what.
+    Strict JSON: each NaN or inf in it is null, its path listed in "non_finite"."""
+    rows = tally.rows()
     result: dict[str, Any] = {
+        "schema": JSON_SCHEMA,
         "ok": tally.ok,
         "settings": dataclasses.asdict(settings),
-        "equations": {r.equation: {
+        "equations": {LABELS.get(name, name): {
             "arrays": r.arrays, "checked": r.checked, "skipped": r.skipped,
             "worst_error_over_tolerance": r.worst_ratio, "worst_error": r.worst_error,
-            "methods": sorted(r.methods), "failures": r.failures} for r in tally.rows().values()},
+            "methods": sorted(r.methods), "failures": r.failures}
+            for name in ROW_ORDER if (r := rows.get(name)) is not None},
         "reports": [{"network": repr(c.net), "impl": c.label, **c.report.as_dict()}
                     for c in tally.checks],
     }
     if plot is not None:
         result["plot"] = plot
-    return result
+    non_finite: list[str] = []
+    finite = _finite(result, "", non_finite)
+    finite["non_finite"] = non_finite
+    return finite
+
+
+def _finite(value: Any, path: str, non_finite: list[str]) -> Any:
+    """value with every NaN and inf replaced by None, the path of each (as
+    'reports[0].blocks[1].mismatches[0].analytic') appended to non_finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        non_finite.append(path)
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(v, _key_path(path, key), non_finite) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v, f"{path}[{k}]", non_finite) for k, v in enumerate(value)]
+    return value
+
+
+def _key_path(path: str, key: str) -> str:
+    """path.key, or path["key"] for a key that is not an identifier (the equations'
+    labels)."""
+    if key.isidentifier():
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
 
 
 def plotted(ok: Sequence[bool], depths: Sequence[int]) -> int:

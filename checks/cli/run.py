@@ -9,6 +9,7 @@ report into one `Row` per equation: the rows of the table and of --json's
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -55,11 +56,13 @@ class Row:
 
 @dataclass(frozen=True)
 class Check:
-    """One network x implementation checked: label names the implementation."""
+    """One network x implementation checked: label names the implementation; seconds,
+    how long its check took (--junit-xml's time)."""
 
     label: str
     net: Network
     report: Report
+    seconds: float = 0.0
 
     @property
     def name(self) -> str:
@@ -141,10 +144,11 @@ def run(networks: Sequence[Config], impls: Implementations, settings: Settings,
         for label, impl in impls:
             k, what = k + 1, f"{label} on {net.sizes} {net.cost}"
             progress.update(k, what)
+            start = time.perf_counter()
             report = _check(net, X, Y, impl, settings, settings.seed + c,
                             progress.within(k, what))
             progress.finished(k)
-            checks.append(Check(label, net, report))
+            checks.append(Check(label, net, report, time.perf_counter() - start))
             show(report)
         done.append(Checked(net, tuple(checks), identity_check(net, X, Y)))
     return Tally(tuple(done))

@@ -105,8 +105,8 @@ def _slip_lines(local: _Local, block: Block, array: ArrayId) -> list[str]:
 def _constant_ratio(block: Block) -> float | None:
     """c if analytic = c * numeric in every element, within tolerance (c != 1)."""
     a, n, tol = block.analytic, block.numeric, block.tolerance
-    if a is None or n is None or tol is None:
-        return None
+    if a is None or n is None or tol is None or not np.all(np.isfinite(a)):
+        return None  # NaN or inf in the analytic side: no scale factor explains it
     significant = np.abs(n) > 4 * tol
     if not np.any(significant):
         return None

@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from checks.cli import main, render
-from tests.cli.common import ONE_NETWORK, plant_bp4_slip
+from checks.cli.run import IDENTITY, SIMPLIFIED
+from tests.cli.common import ONE_NETWORK, plant_bp4_slip, user_module
 
 
 def test_the_a_minus_y_rows_and_their_legend_appear_only_for_costs_that_have_it(capsys):
@@ -75,10 +76,11 @@ def test_json_has_the_shape_documented_in_the_cli_docstring(tmp_path, capsys, mo
     plant_bp4_slip(tmp_path, monkeypatch)
     assert main([*ONE_NETWORK, "--impl", "mybackprop:backprop", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"ok", "settings", "equations", "reports"}
-    assert data["ok"] is False
+    assert set(data) == {"schema", "ok", "settings", "equations", "reports", "non_finite"}
+    assert data["schema"] == 2 and data["ok"] is False and data["non_finite"] == []
     assert set(data["settings"]) == {"sizes", "activations", "cost", "batch", "dtype", "seed",
-                                     "method", "directions", "impl", "json", "plot"}
+                                     "method", "directions", "impl", "json", "plot",
+                                     "junit_xml"}
     assert all(set(row) == EQUATION_KEYS for row in data["equations"].values())
     assert len(data["equations"]["BP4"]["failures"]) == 3 * 4 + 4 * 2  # all of dW doubled
     (report,) = data["reports"]
@@ -87,6 +89,52 @@ def test_json_has_the_shape_documented_in_the_cli_docstring(tmp_path, capsys, mo
     bp4 = next(b for b in report["blocks"] if b["name"] == "dW[1]")
     assert set(bp4["mismatches"][0]) == ELEMENT_KEYS
     assert bp4["mismatches"][0]["where"] == "BP4 dW[1][j=0, i=0]"
+
+
+def test_json_equations_are_keyed_by_the_tables_labels(capsys):
+    argv = ["--sizes", "3,2", "--cost", "cross_entropy", "--impl", "loop"]
+    assert main(argv) == 0
+    table_rows = {line.split("  ")[0].strip() for line in capsys.readouterr().out.splitlines()}
+    assert main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["schema"] == 2
+    assert list(data["equations"]) == [render.LABELS[SIMPLIFIED], render.LABELS[IDENTITY],
+                                       "BP3", "BP4"]
+    assert set(data["equations"]) <= table_rows
+
+
+NON_FINITE_GRADIENTS = """
+    import numpy as np
+    from backprop import Gradients, vectorized
+
+    def backprop(net, X, Y):
+        g = vectorized.backprop(net, X, Y)
+        return Gradients([np.full_like(d, np.nan) for d in g.delta],
+                         [np.full_like(w, np.inf) for w in g.dW], g.db)
+"""
+
+
+def _reject(token):
+    raise ValueError(f"{token} is not JSON")
+
+
+def test_json_is_strict_with_nan_and_inf_gradients_as_null_and_their_paths_listed(
+        tmp_path, capsys, monkeypatch):
+    user_module(tmp_path, monkeypatch, "nangrads", NON_FINITE_GRADIENTS)
+    assert main(["--sizes", "2,1", "--activations", "sigmoid", "--cost", "cross_entropy",
+                 "--batch", "2", "--impl", "nangrads:backprop", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out, parse_constant=_reject)
+    assert data["ok"] is False
+    delta, db, dW = data["reports"][0]["blocks"]
+    assert [delta["name"], db["name"], dW["name"]] == ["delta[0]", "db[0]", "dW[0]"]
+    assert delta["mismatches"][0]["analytic"] is None and dW["worst_error"] is None
+    assert delta["mismatches"][0]["numeric"] is not None  # only non-finite values are null
+    assert "reports[0].blocks[0].mismatches[0].analytic" in data["non_finite"]
+    assert "reports[0].blocks[2].worst_error" in data["non_finite"]
+    assert "equations.BP4.worst_error_over_tolerance" in data["non_finite"]
+    assert 'equations["BP1 (cost with a − y)"].worst_error' in data["non_finite"]
+    assert all(db[key] is not None for key in ("worst_error", "worst_error_over_tolerance"))
+    assert not any(path.startswith("reports[0].blocks[1].") for path in data["non_finite"])
 
 
 def test_plot_writes_a_heatmap_of_the_failing_network(tmp_path, capsys, monkeypatch):
