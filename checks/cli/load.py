@@ -142,7 +142,7 @@ def _shadowing(module_name: str, spec: str) -> str | None:
               if file.is_file() else ""))
     return (f"--impl {spec!r}: {yours} in the current directory is shadowed by the installed "
             f"package {top!r} ({origin.parent if origin.name == '__init__.py' else origin}), "
-            f"so {module_name} would not be your code: {fix}")
+            f"which importing {module_name} finds instead: {fix}")
 
 
 def _load_file(path: Path, spec: str) -> object:
