@@ -4,14 +4,34 @@ With no arguments, every hidden activation x cost (with the outputs each cost
 allows: quadratic sigmoid or softmax, cross_entropy sigmoid,
 categorical_cross_entropy softmax) is checked on random networks of sizes
 [3, 2], [3, 4, 2] and [3, 5, 4, 3] (depth 1-3), 56 networks, for both
-implementations, and one table per equation is printed. Exit status:
+implementations, and one table per equation is printed. Exit status (never 0
+unless every requested check ran and passed):
 
-    0  verified
-    1  a mismatch
-    2  bad usage (or --plot without matplotlib), or --impl's function returned a
-       malformed result (the message says what; no usage banner then)
-    3  --impl's function raised: a crash in the code under test; its traceback is
-       on stderr, without the frames of backprop-check itself
+    0    verified
+    1    a mismatch, non-finite gradients (NaN, inf) included
+    2    bad usage, with the usage banner: an option argparse rejects or no network
+         fits, a module or file that does not exist (--impl), your file shadowed by
+         an installed package of its name (a backprop.py, a checks.py: the message
+         says how to fix it), --plot without matplotlib, a --batch or --sizes too
+         large for memory
+    3    your code failed: --impl's module did not import (a SyntaxError, an
+         exception or an ImportError inside it), its code called sys.exit (any code,
+         0 too), its function raised or returned a malformed result (not gradients
+         of the network: the message says what). stderr names your file and line,
+         then shows your traceback without the frames of backprop-check itself
+    4    an internal error of backprop-check (a bug: please report it); its
+         traceback is on stderr
+    130  interrupted (Ctrl-C), quietly
+
+--impl MODULE:FUNCTION imports MODULE from the current directory; a file of that
+name there that an installed package shadows (backprop.py, checks.py) exits 2
+saying so. --impl PATH:FUNCTION, PATH ending in .py or containing a slash
+(./mynet.py:backprop, src/mynet.py:backprop, an absolute path; split at the last
+':'), loads that file, its folder first on sys.path for its own imports.
+While your code runs (its import and each call), what it writes to stdout goes
+to stderr, so stdout carries only the table or the JSON. Piped into a reader
+that stops early (| head -1), the rest of the output is dropped quietly and the
+exit status is still the verdict.
 
 --sizes, --activations and --cost each fix their part of that sweep, and the
 rest is still swept (`checks.cli.sweep.configs` lists the networks):
@@ -112,46 +132,91 @@ random directions has method "<method>/dir" and the name "<array>·u".
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 
 from checks.cli import junit, render
-from checks.cli.load import ImplCrashed, MalformedResult, crash_text, implementations
-from checks.cli.parse import Settings, UsageError, build_parser, check_settings, chosen, parse
+from checks.cli.load import UserCodeFailed, failure_text, implementations
+from checks.cli.parse import (
+    INTERNAL_ERROR,
+    INTERRUPTED,
+    MISMATCH,
+    USER_CODE_FAILED,
+    VERIFIED,
+    Settings,
+    UsageError,
+    build_parser,
+    check_settings,
+    chosen,
+    parse,
+)
 from checks.cli.progress import Progress
 from checks.cli.run import Tally, progress_of, run
 from checks.report import Report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """backprop-check on argv (sys.argv[1:] when None): prints the results, returns the
-    exit status (0 verified, 1 a mismatch, 3 --impl's function raised) or exits 2."""
+    """backprop-check on argv (sys.argv[1:] when None): prints the results and returns the
+    exit status (module docstring); bad usage exits 2 (SystemExit) with the usage banner."""
+    try:
+        return _checked(argv)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except Exception:  # the user's code's exceptions are UserCodeFailed by now: this is ours
+        print("backprop-check: internal error: this is a bug in backprop-check, not in your "
+              "code; please report it with this traceback:", file=sys.stderr)
+        traceback.print_exc()
+        return INTERNAL_ERROR
+
+
+def _checked(argv: Sequence[str] | None) -> int:
+    """main's run: each failure mapped to its exit status, bad usage to parser.error."""
     parser = build_parser()
     settings = parse(parser, argv)
+    progress = None
     try:
         check_settings(settings)
+        networks = chosen(settings)  # the options checked before the user's code is imported
         impls = implementations(settings.impl)
-        networks = chosen(settings)
-    except UsageError as exc:
-        parser.error(str(exc))
-    progress = progress_of(networks, impls, settings, sys.stderr)
-    # One network: its full report per implementation, before the table.
-    show = _printer(progress) if len(networks) == 1 and not settings.json else _ignore
-    try:
+        progress = progress_of(networks, impls, settings, sys.stderr)
+        # One network: its full report per implementation, before the table.
+        show = _printer(progress) if len(networks) == 1 and not settings.json else _ignore
         tally = run(networks, impls, settings, progress, show)
     except UsageError as exc:
         parser.error(str(exc))
-    except ImplCrashed as exc:
-        progress.clear()
-        print(crash_text(exc, settings.impl), end="", file=sys.stderr)
-        return 3
-    except MalformedResult as exc:
-        progress.clear()  # a malformed result: the user's bug, not bad usage
-        parser.exit(2, f"{parser.prog}: error: --impl {settings.impl}: {exc}\n")
+    except MemoryError:  # raised in backprop-check's code: the user's is UserCodeFailed
+        if progress is not None:
+            progress.clear()
+        sizes = "" if settings.sizes is None else f" and --sizes {settings.sizes}"
+        parser.error(f"not enough memory to check --batch {settings.batch}{sizes}: give a "
+                     "smaller --batch or --sizes")
+    except UserCodeFailed as exc:
+        if progress is not None:
+            progress.clear()
+        print(failure_text(exc, settings.impl), end="", file=sys.stderr)
+        return USER_CODE_FAILED
     progress.done()
-    _print_results(tally, settings, len(networks), [label for label, _ in impls])
-    return 0 if tally.ok else 1
+    with _stdout_may_close():
+        _print_results(tally, settings, len(networks), [label for label, _ in impls])
+    return VERIFIED if tally.ok else MISMATCH
+
+
+@contextlib.contextmanager
+def _stdout_may_close() -> Iterator[None]:
+    """What is printed inside, flushed; when stdout's reader has gone (`| head -1`), the rest
+    goes to devnull, as Python's documentation on SIGPIPE recommends (so the interpreter's
+    own flush at exit does not raise again), and the run goes on to its exit status."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _printer(progress: Progress) -> Callable[[Report], None]:
@@ -159,7 +224,8 @@ def _printer(progress: Progress) -> Callable[[Report], None]:
 
     def show(report: Report) -> None:
         progress.clear()
-        print(report, end="\n\n")
+        with _stdout_may_close():
+            print(report, end="\n\n")
 
     return show
 

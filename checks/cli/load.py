@@ -1,17 +1,34 @@
 """The code backprop-check checks: the built-in implementations, or the user's --impl, guarded.
 
-`implementations` reads --impl; the user's MODULE:FUNCTION is imported from the
-current directory and wrapped by `guarded`, so that an exception it raises
-becomes `ImplCrashed` (exit status 3, shown by `crash_text` as the user's own
-traceback), told apart from a malformed result (`MalformedResult`, exit status 2).
+`implementations` reads --impl. MODULE:FUNCTION is imported from the current
+directory, unless an installed package of that name shadows the user's file or
+folder there (a backprop.py, a checks/): a usage error saying so and how to fix
+it. PATH:FUNCTION (PATH ends in .py or contains a slash; split at the last ':')
+is loaded from that file under a name no installed package has, its folder first
+on sys.path so that its own imports of sibling files work.
+
+The user's code, its import and each call, runs inside `user_code`: what it
+writes to stdout goes to stderr, so that stdout carries only the table or the
+JSON. Whatever it raises, an exception, a SyntaxError, SystemExit (sys.exit, any
+code), becomes `ImplCrashed`; a result that is not gradients, `MalformedResult`.
+Both are `UserCodeFailed`, exit status 3, shown by `failure_text` with the
+user's file and line and the user's own traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import importlib
+import importlib.util
+import inspect
+import os
+import re
 import sys
+import sysconfig
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import backprop
@@ -22,26 +39,43 @@ from checks.network import Impl
 
 # The installed packages' folders: a frame in them is backprop-check's, not the user's.
 BACKPROP_DIR, CHECKS_DIR = (Path(p.__file__ or "").resolve().parent for p in (backprop, checks))
+IMPORTLIB_DIR = Path(importlib.__file__ or "").resolve().parent  # import_module's frame
+# Where Python's and the installed packages' files are: a frame there is not the user's own
+# line either, though it is shown in the user's traceback.
+LIBRARY_DIRS = tuple({Path(sysconfig.get_paths()[key]).resolve()
+                      for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+# The name a file given by path is loaded under: no installed package starts so.
+PATH_MODULE_PREFIX = "backprop_check_impl_"
 
 Implementations = list[tuple[str, Impl | str]]
 """(label, what check_network's impl= is given) for each implementation a run checks."""
 
 
-class ImplCrashed(Exception):
-    """--impl's function raised (its exception is __cause__) on net: exit status 3."""
+class UserCodeFailed(Exception):
+    """The user's --impl failed: exit status 3; `failure_text` says how and where."""
 
-    def __init__(self, net: Network) -> None:
-        super().__init__(f"--impl's function raised while checking {net!r}")
+
+class ImplCrashed(UserCodeFailed):
+    """--impl's code raised (its exception, SystemExit included, is __cause__): on net, or
+    while being imported when net is None."""
+
+    def __init__(self, net: Network | None) -> None:
+        super().__init__("--impl's code raised "
+                         + ("while being imported" if net is None else f"while checking {net!r}"))
         self.net = net
 
 
-class MalformedResult(Exception):
-    """--impl's function returned something that is not gradients of the network
-    (the message says what): exit status 2, without the usage banner."""
+class MalformedResult(UserCodeFailed):
+    """--impl's function fn returned something that is not gradients of the network (the
+    message says what)."""
+
+    def __init__(self, message: str, fn: object) -> None:
+        super().__init__(message)
+        self.fn = fn
 
 
 def implementations(spec: str) -> Implementations:
-    """--impl: both (vectorized, then loop), one of them, or MODULE:FUNCTION, guarded."""
+    """--impl: both (vectorized, then loop), one of them, or the user's function, guarded."""
     if spec == "both":
         return [("vectorized", "vectorized"), ("loop", "loop")]
     if spec in ("vectorized", "loop"):
@@ -49,32 +83,160 @@ def implementations(spec: str) -> Implementations:
     return [(spec, guarded(load(spec)))]
 
 
+def is_path(module_part: str) -> bool:
+    """Whether --impl's part before the last ':' names a file rather than a module."""
+    return module_part.endswith(".py") or "/" in module_part or os.sep in module_part
+
+
 def load(spec: str) -> Impl:
-    """The function MODULE:FUNCTION, imported from the current directory; UsageError if
-    it cannot be."""
-    module_name, _, function = spec.partition(":")
-    if not module_name or not function:
-        raise UsageError(f"--impl {spec!r}: expected vectorized, loop, both or MODULE:FUNCTION")
-    sys.path.insert(0, "")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"--impl {spec!r}: cannot import {module_name!r} ({exc})") from None
+    """The function of MODULE:FUNCTION or PATH:FUNCTION; UsageError if the module or
+    file does not exist or has no such function, ImplCrashed if importing it raised."""
+    module_part, _, function = spec.rpartition(":")
+    if not module_part or not function:
+        raise UsageError(f"--impl {spec!r}: expected vectorized, loop, both, MODULE:FUNCTION "
+                         "or PATH/TO/FILE.py:FUNCTION")
+    module = (_load_file(Path(module_part), spec) if is_path(module_part)
+              else _import(module_part, spec))
     fn = getattr(module, function, None)
     if not callable(fn):
-        raise UsageError(f"--impl {spec!r}: {module_name} has no function {function!r}")
+        raise UsageError(f"--impl {spec!r}: {module_part} has no function {function!r}")
     return fn
 
 
+def _import(module_name: str, spec: str) -> object:
+    """module_name imported, the current directory first on sys.path."""
+    if sys.path[:1] != [""]:
+        sys.path.insert(0, "")
+    shadowing = _shadowing(module_name, spec)
+    if shadowing is not None:
+        raise UsageError(shadowing)
+    try:
+        with user_code():
+            return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or (module_name + ".").startswith(exc.name + "."):
+            raise UsageError(f"--impl {spec!r}: cannot import {module_name!r} ({exc})") from None
+        raise ImplCrashed(None) from exc  # an import inside the user's module failed
+    except (Exception, SystemExit) as exc:
+        raise ImplCrashed(None) from exc
+
+
+def _shadowing(module_name: str, spec: str) -> str | None:
+    """The message when the current directory holds a file or folder named like
+    module_name's top package, but importing it would find an installed one instead."""
+    top = module_name.partition(".")[0]
+    file, folder = Path(f"{top}.py"), Path(top)
+    if not file.is_file() and not folder.is_dir():
+        return None
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    origin = None if found is None or found.origin is None else Path(found.origin).resolve()
+    if origin is None or origin == file.resolve() or origin.is_relative_to(folder.resolve()):
+        return None
+    yours = f"your file {file}" if file.is_file() else f"your folder {folder}{os.sep}"
+    function = spec.rpartition(":")[2]
+    fix = (f"rename it (e.g. my{file}, then --impl my{module_name}:{function})"
+           + (f" or pass it as a path: --impl .{os.sep}{file}:{function}"
+              if file.is_file() else ""))
+    return (f"--impl {spec!r}: {yours} in the current directory is shadowed by the installed "
+            f"package {top!r} ({origin.parent if origin.name == '__init__.py' else origin}), "
+            f"which importing {module_name} finds instead: {fix}")
+
+
+def _load_file(path: Path, spec: str) -> object:
+    """The module in the file at path, loaded under a name no installed package has, its
+    folder first on sys.path (for the file's imports of its siblings)."""
+    if not path.is_file():
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise UsageError(f"--impl {spec!r}: no such file {str(path)!r}{where}")
+    name = PATH_MODULE_PREFIX + re.sub(r"\W", "_", path.stem)
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise UsageError(f"--impl {spec!r}: {str(path)!r} is not a Python file (*.py)")
+    folder = str(path.resolve().parent)
+    if sys.path[:1] != [folder]:
+        sys.path.insert(0, folder)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module  # as import does: the module's own classes can find it
+    try:
+        with user_code():
+            module_spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        del sys.modules[name]
+        raise ImplCrashed(None) from exc
+    return module
+
+
+@contextlib.contextmanager
+def user_code() -> Iterator[None]:
+    """While the user's code runs, its stdout (print, sys.__stdout__, C's printf alike)
+    goes to stderr: stdout then carries only backprop-check's table or JSON.
+
+    Redirected at the file descriptor, so that writes below Python's sys.stdout are
+    caught too; each buffer is flushed on the way in (ours, to stdout) and on the way
+    out (the user's, to stderr) before fd 1 is put back.
+    """
+    _flush()
+    saved = _fd1_to_stderr()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _fd1_to_stderr() -> int | None:
+    """fd 1 pointed at stderr's file; a copy of the old fd 1 to put back, or None when fd 1
+    or fd 2 is closed (nothing to keep apart at that level then)."""
+    try:
+        saved = os.dup(1)
+    except OSError:
+        return None
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        os.close(saved)
+        return None
+    return saved
+
+
+@functools.cache
+def _c_library() -> ctypes.CDLL | None:
+    """The C library the process runs with (its stdio buffers), None where ctypes cannot
+    name it (CDLL(None) is POSIX only)."""
+    try:
+        return ctypes.CDLL(None)
+    except (OSError, TypeError):
+        return None
+
+
+def _flush() -> None:
+    """Python's stdout and stderr buffers, and C's stdio buffers, written out."""
+    for stream in (sys.stdout, sys.__stdout__, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    library = _c_library()
+    if library is not None:
+        library.fflush(None)  # NULL: every C output stream
+
+
 def guarded(fn: Impl) -> Impl:
-    """fn, with an exception it raises wrapped in ImplCrashed, except per_example's
-    own message about a malformed result (raised inside checks/), which passes."""
+    """fn run as user_code, with anything it raises (SystemExit too) wrapped in
+    ImplCrashed, except per_example's own message about a malformed result (raised
+    inside checks/), which passes."""
 
     @functools.wraps(fn)
     def call(net: Network, X: Array, Y: Array) -> Gradients:
         try:
-            return fn(net, X, Y)
-        except Exception as exc:
+            with user_code():
+                return fn(net, X, Y)
+        except (Exception, SystemExit) as exc:
             frames = traceback.extract_tb(exc.__traceback__)
             if isinstance(exc, (TypeError, ValueError)) and _inside(frames[-1].filename,
                                                                     CHECKS_DIR):
@@ -90,10 +252,45 @@ def _inside(filename: str, *folders: Path) -> bool:
     return any(path.is_relative_to(folder) for folder in folders)
 
 
-def crash_text(exc: ImplCrashed, spec: str) -> str:
-    """The user's traceback, frames of backprop/ and checks/ left out, chained ones too."""
+def _ours(filename: str) -> bool:
+    """A frame of backprop-check or of the import machinery, left out of the user's traceback."""
+    return filename.startswith("<frozen importlib") or _inside(
+        filename, BACKPROP_DIR, CHECKS_DIR, IMPORTLIB_DIR)
+
+
+def _where(cause: BaseException) -> str | None:
+    """'FILE, line N' of the user's line: a SyntaxError's own, else the innermost frame
+    outside backprop-check, Python's library and the installed packages if there is one."""
+    if isinstance(cause, SyntaxError) and cause.filename is not None:
+        return f"{cause.filename}, line {cause.lineno}"
+    frames = [f for f in traceback.extract_tb(cause.__traceback__) if not _ours(f.filename)]
+    own = [f for f in frames if not _inside(f.filename, *LIBRARY_DIRS)] or frames
+    return f"{own[-1].filename}, line {own[-1].lineno}, in {own[-1].name}" if own else None
+
+
+def _definition(fn: object) -> str | None:
+    """'FILE, line N' where the user's function is defined (None when it is not a Python
+    function of the user's, such as per_example's wrapper)."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)  # type: ignore[arg-type]
+    if code is None or _ours(code.co_filename):
+        return None
+    return f"{code.co_filename}, line {code.co_firstlineno}"
+
+
+def failure_text(exc: UserCodeFailed, spec: str) -> str:
+    """What stderr says when the user's code failed: what and where (the user's file
+    and line), then, for a crash, the user's traceback without backprop-check's frames
+    (chained exceptions' too)."""
+    if isinstance(exc, MalformedResult):
+        where = _definition(exc.fn)
+        return (f"backprop-check: --impl {spec}: {exc}"
+                + (f"\n  (the function is defined at {where})" if where else "") + "\n")
     cause = exc.__cause__
-    assert cause is not None
+    assert isinstance(exc, ImplCrashed) and cause is not None
+    what = (f"exited with sys.exit({cause.code!r})" if isinstance(cause, SystemExit)
+            else f"raised {type(cause).__name__}")
+    when = ("while being imported" if exc.net is None else f"while checking {exc.net!r}")
+    where = _where(cause)
     top = traceback.TracebackException.from_exception(cause)
     pending, seen = [top], set()
     while pending:
@@ -101,9 +298,9 @@ def crash_text(exc: ImplCrashed, spec: str) -> str:
         if id(te) in seen:
             continue
         seen.add(id(te))
-        te.stack = traceback.StackSummary.from_list(
-            [f for f in te.stack if not _inside(f.filename, BACKPROP_DIR, CHECKS_DIR)])
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if not _ours(f.filename)])
         pending.extend(t for t in (te.__cause__, te.__context__) if t is not None)
-    return (f"backprop-check: --impl {spec} raised {type(cause).__name__} while checking "
-            f"{exc.net!r} (the frames of backprop-check itself are left out):\n"
+    return (f"backprop-check: --impl {spec} {what} {when}\n"
+            + (f"  at {where}\n" if where else "")
+            + "Your code's traceback (the frames of backprop-check itself are left out):\n"
             + "".join(top.format()))

@@ -9,6 +9,9 @@ be written, a --sizes/--activations/--cost that fits no network.
 from __future__ import annotations
 
 import argparse
+import itertools
+import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +20,18 @@ from backprop import COSTS
 from checks.cli.sweep import Config, configs
 from checks.engine.stencils import METHODS
 
-EXIT_STATUS = ("exit status: 0 verified, 1 a mismatch, 2 bad usage or a malformed result of "
-               "--impl's function, 3 --impl's function raised (its traceback is on stderr)")
+# backprop-check's exit statuses (checks.cli.app's docstring says when each is given).
+VERIFIED, MISMATCH, USAGE, USER_CODE_FAILED, INTERNAL_ERROR, INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_STATUS = (
+    f"exit status: {VERIFIED} verified (every requested check ran and passed); {MISMATCH} a "
+    f"mismatch (non-finite gradients included); {USAGE} bad usage (an option, a module or file "
+    f"that does not exist, your file shadowed by an installed package, a --batch or --sizes "
+    f"too large for memory); {USER_CODE_FAILED} your code failed: it raised, did not import "
+    f"(SyntaxError, ImportError), called sys.exit, or returned a malformed result (your file "
+    f"and line, and your traceback, are on stderr); {INTERNAL_ERROR} an internal error of "
+    f"backprop-check (a bug: please report it with the traceback); {INTERRUPTED} interrupted "
+    f"(Ctrl-C)")
+SIZE = re.compile(r"[+-]?[0-9]+")  # ASCII digits: str.isdigit() also accepts '²'
 
 
 class UsageError(Exception):
@@ -63,14 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cost", choices=sorted(COSTS), help="fixes the cost; sizes and "
                         "the activations it allows are still swept unless given")
     parser.add_argument("--batch", type=int, default=4, help="examples per batch (default 4)")
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--method", choices=["auto", *METHODS], default="auto")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                        help="the dtype of the networks and batches your code is given "
+                        "(default float64); the numerical reference is always float64")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="network k of the sweep and its batch are drawn from seed + k "
+                        "(default 0): the same seed checks the same networks")
+    parser.add_argument("--method", choices=["auto", *METHODS], default="auto",
+                        help="how the numerical derivatives your gradients are compared "
+                        "with are computed: complex_step (accurate to rounding), richardson "
+                        "or central finite differences; default auto: the complex step when "
+                        "the network is complex-safe (a probe says), else richardson")
     parser.add_argument("--directions", type=int, metavar="K",
                         help="check each array along K random directions first, element by "
                         "element only where that fails: much faster on large networks")
     parser.add_argument("--impl", default="both",
-                        help="vectorized, loop, both, or MODULE:FUNCTION (your own backprop)")
+                        help="vectorized, loop, both (default), or your own backprop as "
+                        "MODULE:FUNCTION (imported from the current directory) or "
+                        "PATH/TO/FILE.py:FUNCTION")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (shape: see `pydoc checks.cli.app`)")
     parser.add_argument("--plot", metavar="PATH",
@@ -124,9 +147,12 @@ def _check_output_path(option: str, path: str) -> None:
 
 
 def _parse_list(text: str, what: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
+    """text's comma-separated items; UsageError if it is empty or one of them is."""
+    items = [t.strip() for t in text.split(",")]
+    if items == [""]:
         raise UsageError(f"{what} is empty")
+    if "" in items:
+        raise UsageError(f"{what} {text!r} has an empty item (item {items.index('') + 1})")
     return items
 
 
@@ -135,9 +161,12 @@ def chosen(settings: Settings) -> list[Config]:
     sizes: list[int] | None = None
     if settings.sizes is not None:
         items = _parse_list(settings.sizes, "--sizes")
-        if not all(s.lstrip("-").isdigit() for s in items):
+        if not all(SIZE.fullmatch(s) for s in items):
             raise UsageError(f"--sizes must be comma-separated integers, got {settings.sizes!r}")
         sizes = [int(s) for s in items]
+        if any(n_in * n_out > sys.maxsize for n_in, n_out in itertools.pairwise(sizes)):
+            raise UsageError(f"--sizes {settings.sizes}: too large for memory (a weight matrix "
+                             "would have more elements than an array can index)")
     activations: str | list[str] | None = None
     if settings.activations is not None:
         names = _parse_list(settings.activations, "--activations")

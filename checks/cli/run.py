@@ -133,8 +133,9 @@ def run(networks: Sequence[Config], impls: Implementations, settings: Settings,
     """Every network x implementation checked, then the identity check of each network
     that has one; show(report) after each check.
 
-    Raises UsageError when a network cannot be built from the settings (--seed),
-    load.ImplCrashed and load.MalformedResult for the user's --impl.
+    Raises UsageError when a network cannot be built from the settings (--seed, a
+    --batch or --sizes too large), load.ImplCrashed and load.MalformedResult for the
+    user's --impl.
     """
     done: list[Checked] = []
     k = 0  # the check's number, counting network x implementation
@@ -162,7 +163,10 @@ def _network(config: Config, settings: Settings, seed: int) -> tuple[Network, Ar
                              dtype=np.dtype(settings.dtype))
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    X, Y = random_batch(net, settings.batch, seed)
+    try:
+        X, Y = random_batch(net, settings.batch, seed)
+    except ValueError as exc:  # numpy's "Maximum allowed dimension exceeded"
+        raise UsageError(f"--batch {settings.batch}: {exc}") from None
     return net, X, Y
 
 
@@ -176,4 +180,4 @@ def _check(net: Network, X: Array, Y: Array, impl: Impl | str, settings: Setting
     except (TypeError, ValueError) as exc:
         if isinstance(impl, str):
             raise
-        raise MalformedResult(str(exc)) from exc
+        raise MalformedResult(str(exc), impl) from exc

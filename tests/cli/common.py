@@ -6,6 +6,9 @@ import textwrap
 
 # All three choices given: exactly one network, reported in full.
 ONE_NETWORK = ["--sizes", "3,4,2", "--activations", "tanh", "--cost", "quadratic"]
+# The smallest network (one layer, one output, two examples): where what is tested is the
+# command's handling of the user's code, not the check.
+TINY = ["--sizes", "2,1", "--activations", "sigmoid", "--cost", "quadratic", "--batch", "2"]
 
 
 def plant_bp4_slip(tmp_path, monkeypatch):
@@ -22,6 +25,7 @@ def plant_bp4_slip(tmp_path, monkeypatch):
             return Gradients(g.delta, [2 * w for w in g.dW], g.db)  # BP4 slip
     """))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "mybackprop", raising=False)  # another test's file
 
 
 def user_module(tmp_path, monkeypatch, name, source):

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import textwrap
 
-from checks.cli import main, render
-from tests.cli.common import ONE_NETWORK
+import pytest
+
+from checks.cli import app, main, render
+from tests.cli.common import ONE_NETWORK, TINY, user_module
 
 
 def test_main_job_verifies_every_equation_and_exits_0(capsys):
@@ -54,6 +56,7 @@ def test_a_planted_bug_in_a_user_backprop_exits_1_and_names_the_equation(tmp_pat
             return Gradients(g.delta, [2 * w for w in g.dW], g.db)  # BP4 slip
     """))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "mybackprop", raising=False)  # another test's file
     assert main([*ONE_NETWORK, "--impl", "mybackprop:backprop"]) == 1
     out = capsys.readouterr().out
     assert "BP4 dW[1][j=" in out and "FAILED" in out
@@ -74,3 +77,56 @@ def test_a_sweep_prints_the_table_and_one_network_its_report(capsys):
     assert out.startswith("check_network(loop.backprop) Network(sizes=[3, 4, 2], "
                           "activations=['tanh', 'tanh'], cost='quadratic'")
     assert "backprop-check: 1 network x 1 implementation (loop)" in out
+
+
+@pytest.mark.parametrize("value", ["np.nan", "np.inf"])
+def test_non_finite_gradients_of_the_user_exit_1_a_mismatch_not_a_crash(
+        value, tmp_path, monkeypatch, capsys):
+    user_module(tmp_path, monkeypatch, "non_finite", f"""
+        import numpy as np
+        from backprop import vectorized
+
+        def backprop(net, X, Y):
+            g = vectorized.backprop(net, X, Y)
+            g.dW[0][0, 0] = {value}
+            return g
+    """)
+    assert main([*TINY, "--impl", "non_finite:backprop"]) == 1
+    captured = capsys.readouterr()
+    assert "BP4 dW[0][j=0, i=0]" in captured.out and "FAILED" in captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_an_internal_error_exits_4_saying_it_is_a_bug_of_backprop_check(monkeypatch, capsys):
+    def broken_run(*args, **kwargs):
+        raise RuntimeError("a planted bug in backprop-check")
+
+    monkeypatch.setattr(app, "run", broken_run)
+    assert main([*TINY, "--impl", "vectorized"]) == 4
+    captured = capsys.readouterr()
+    assert captured.err.startswith("backprop-check: internal error: this is a bug in "
+                                   "backprop-check, not in your code")
+    assert "Traceback (most recent call last)" in captured.err
+    assert captured.err.endswith("RuntimeError: a planted bug in backprop-check\n")
+    assert captured.out == ""
+
+
+def test_ctrl_c_exits_130_quietly(tmp_path, monkeypatch, capsys):
+    user_module(tmp_path, monkeypatch, "interrupted", """
+        def backprop(net, X, Y):
+            raise KeyboardInterrupt
+    """)
+    assert main([*TINY, "--impl", "interrupted:backprop"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_leaves_no_traceback_and_the_verdict(tmp_path):
+    """`backprop-check | head -1` as a user runs it: stdout's reader is gone before the output
+    is written (head exits after its line): no BrokenPipeError, the exit status is the verdict."""
+    with subprocess.Popen([sys.executable, "-m", "checks", *TINY, "--impl", "both"],
+                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        assert process.wait() == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception" not in err, err

@@ -1,8 +1,13 @@
 """The user's code (checks.cli.load): --impl MODULE:FUNCTION imported from the current
-directory; a crash in it exits 3 showing the user's file and line, a malformed result exits
-2 without the usage banner; code shaped unlike ours (Nielsen's) is checked like ours."""
+directory, or PATH:FUNCTION loaded from a file; whatever fails in it (import, SyntaxError,
+sys.exit, an exception, a malformed result) exits 3 showing the user's file and line; its
+stdout goes to stderr; a file an installed package shadows is named with the fix; code
+shaped unlike ours (Nielsen's) is checked like ours."""
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -10,19 +15,19 @@ import pytest
 from backprop import Network
 from checks.cli import main
 from checks.cli.sweep import SWEEP_SIZES
-from tests.cli.common import ONE_NETWORK, user_module
+from tests.cli.common import ONE_NETWORK, TINY, user_module
 
 
-def test_cli_user_backprop_with_a_malformed_result_exits_2_without_the_usage_banner(
+def test_cli_user_backprop_with_a_malformed_result_exits_3_naming_the_functions_file(
         tmp_path, monkeypatch, capsys):
-    (tmp_path / "issue6_junk_backprop.py").write_text("def backprop(net, X, Y):\n    return None\n")
+    path = tmp_path / "issue6_junk_backprop.py"
+    path.write_text("def backprop(net, X, Y):\n    return None\n")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as info:
-        main([*ONE_NETWORK, "--impl", "issue6_junk_backprop:backprop"])
-    assert info.value.code == 2
+    assert main([*ONE_NETWORK, "--impl", "issue6_junk_backprop:backprop"]) == 3
     err = capsys.readouterr().err
-    assert err.startswith("backprop-check: error: --impl issue6_junk_backprop:backprop: ")
+    assert err.startswith("backprop-check: --impl issue6_junk_backprop:backprop: ")
     assert "must return Gradients(delta, dW, db)" in err and "got NoneType" in err, err
+    assert f"(the function is defined at {path}, line 1)" in err, err
     assert "usage:" not in err
 
 
@@ -83,15 +88,13 @@ PER_EXAMPLE = """
 """
 
 
-def test_a_crash_inside_per_example_exits_3_and_its_malformed_result_exits_2(
+def test_a_crash_inside_per_example_and_its_malformed_result_both_exit_3(
         tmp_path, monkeypatch, capsys):
     user_module(tmp_path, monkeypatch, "per_example_cases", PER_EXAMPLE)
     assert main([*ONE_NETWORK, "--impl", "per_example_cases:crash"]) == 3
     err = capsys.readouterr().err
     assert 'per_example_cases.py", line 5, in crashing' in err and "KeyError: 'db'" in err
-    with pytest.raises(SystemExit) as info:
-        main([*ONE_NETWORK, "--impl", "per_example_cases:malformed"])
-    assert info.value.code == 2
+    assert main([*ONE_NETWORK, "--impl", "per_example_cases:malformed"]) == 3
     err = capsys.readouterr().err
     assert "backprop_returning_a_list must return (nabla_b, nabla_w)" in err
     assert "Traceback" not in err and "usage:" not in err
@@ -148,7 +151,8 @@ def test_a_sigmoid_only_backprop_passes_the_sigmoid_sweep_over_sizes_and_depths(
 
 
 @pytest.mark.parametrize(("spec", "fragment"), [
-    ("mybackprop", "--impl 'mybackprop': expected vectorized, loop, both or MODULE:FUNCTION"),
+    ("mybackprop", "--impl 'mybackprop': expected vectorized, loop, both, MODULE:FUNCTION or "
+     "PATH/TO/FILE.py:FUNCTION"),
     ("json:no_such_function", "--impl 'json:no_such_function': json has no function "
      "'no_such_function'"),
 ])
@@ -159,3 +163,137 @@ def test_an_impl_that_names_no_function_exits_2_before_checking(spec, fragment, 
     captured = capsys.readouterr()
     assert fragment in captured.err and "usage: backprop-check" in captured.err
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(("source", "line", "raised"), [
+    ("def backprop(net, X, Y:\n    pass\n", 1, "raised SyntaxError"),
+    ("import numpy\nraise RuntimeError('no data file')\n", 2, "raised RuntimeError"),
+    # An import inside the user's module failed: the user's code, not a missing --impl.
+    ("\nimport no_such_package_of_the_user\n", 2, "raised ModuleNotFoundError"),
+    ("import sys\nsys.exit(0)\n", 2, "exited with sys.exit(0)"),
+])
+def test_user_code_that_fails_at_import_exits_3_naming_its_file_and_line(
+        source, line, raised, tmp_path, monkeypatch, capsys):
+    path = user_module(tmp_path, monkeypatch, "failing_import", source)
+    assert main([*TINY, "--impl", "failing_import:backprop"]) == 3
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0] == (f"backprop-check: --impl failing_import:backprop {raised} "
+                        "while being imported")
+    assert lines[1].startswith(f"  at {path}, line {line}"), captured.err
+    assert f'File "{path}", line {line}' in captured.err
+    # Neither backprop-check's frames nor the import machinery's are shown.
+    assert "importlib" not in captured.err and "load.py" not in captured.err, captured.err
+    assert captured.out == "" and "usage:" not in captured.err
+
+
+def test_sys_exit_0_in_the_user_function_exits_3_not_0(tmp_path, monkeypatch, capsys):
+    path = user_module(tmp_path, monkeypatch, "exits", """
+        import sys
+
+        def backprop(net, X, Y):
+            sys.exit(0)
+    """)
+    assert main([*TINY, "--impl", "exits:backprop"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("backprop-check: --impl exits:backprop exited with sys.exit(0) while "
+                          "checking Network(sizes=[2, 1]")
+    assert f"  at {path}, line 5, in backprop\n" in err and err.endswith("SystemExit: 0\n")
+
+
+SLIPPED_BACKPROP = """
+    from backprop import Gradients, vectorized
+
+    def backprop(net, X, Y):
+        g = vectorized.backprop(net, X, Y)
+        return Gradients(g.delta, [2 * w for w in g.dW], g.db)  # BP4 slip
+"""
+
+
+def test_impl_takes_a_file_path_relative_absolute_or_with_a_colon(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "path", [*sys.path])
+    folder = tmp_path / "v1:2" / "src"  # a ':' before the last one: the split is at the last
+    folder.mkdir(parents=True)
+    (folder / "path_form_slip.py").write_text(textwrap.dedent("""
+        from path_form_sibling import backprop  # the file's own folder is on sys.path
+    """))
+    (folder / "path_form_sibling.py").write_text(textwrap.dedent(SLIPPED_BACKPROP))
+    monkeypatch.chdir(tmp_path)
+    for path in ("v1:2/src/path_form_slip.py", folder / "path_form_slip.py"):
+        assert main([*TINY, "--impl", f"{path}:backprop"]) == 1  # the slip is caught
+        assert "BP4 dW[0]" in capsys.readouterr().out
+    monkeypatch.chdir(folder)
+    assert main([*TINY, "--impl", "./path_form_slip.py:backprop"]) == 1
+    with pytest.raises(SystemExit) as info:
+        main([*TINY, "--impl", "path_form_slip.py:no_such_function"])
+    assert info.value.code == 2
+    assert "path_form_slip.py has no function 'no_such_function'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("spec", "yours"), [
+    ("backprop:backprop", "your file backprop.py"),
+    # The worst case: this would check backprop-check's own code, verified, exit 0.
+    ("backprop.vectorized:backprop", "your file backprop.py"),
+    ("checks:check", "your folder checks" + os.sep),
+])
+def test_a_user_file_shadowed_by_an_installed_package_exits_2_saying_how_to_fix_it(
+        spec, yours, tmp_path, monkeypatch, capsys):
+    (tmp_path / "backprop.py").write_text(textwrap.dedent(SLIPPED_BACKPROP))
+    (tmp_path / "checks").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main([*TINY, "--impl", spec])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    package = spec.partition(".")[0].partition(":")[0]
+    assert (f"--impl {spec!r}: {yours} in the current directory is shadowed by the installed "
+            f"package {package!r}") in err, err
+    assert "rename it (e.g. my" in err
+    if yours.endswith(".py"):
+        assert "or pass it as a path: --impl ./backprop.py:" in err
+        # ...and the path form does check the user's file: its slip is caught.
+        assert main([*TINY, "--impl", "./backprop.py:backprop"]) == 1
+
+
+def test_user_code_output_goes_to_stderr_leaving_stdout_to_the_json(tmp_path):
+    """Run as a user runs it: the user's prints at import and in the call, to sys.stdout,
+    sys.__stdout__, fd 1 and C's stdout, all reach stderr, and --json's stdout parses."""
+    (tmp_path / "noisy.py").write_text(textwrap.dedent("""
+        import ctypes, os, sys
+        from backprop import vectorized
+
+        print("noisy: at import")
+
+        def backprop(net, X, Y):
+            print("noisy: print")
+            print("noisy: sys.__stdout__", file=sys.__stdout__)
+            os.write(1, b"noisy: fd 1\\n")
+            if sys.platform.startswith("linux"):
+                ctypes.CDLL(None).printf(b"noisy: printf\\n")
+            return vectorized.backprop(net, X, Y)
+    """))
+    result = subprocess.run([sys.executable, "-m", "checks", *TINY, "--impl", "noisy:backprop",
+                             "--json"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+    printed = [line for line in result.stderr.splitlines() if line.startswith("noisy: ")]
+    expected = ["at import", "print", "sys.__stdout__", "fd 1"]
+    if sys.platform.startswith("linux"):
+        expected.append("printf")
+    assert printed == [f"noisy: {what}" for what in expected], result.stderr
+
+
+def test_a_file_path_impl_with_a_syntax_error_exits_3_naming_the_file_and_line(tmp_path):
+    """End to end, from a scratch directory: sub/dir/mine.py:backprop, a SyntaxError."""
+    (tmp_path / "sub" / "dir").mkdir(parents=True)
+    (tmp_path / "sub" / "dir" / "mine.py").write_text("import numpy\n\ndef backprop(net, X, Y:\n")
+    result = subprocess.run([sys.executable, "-m", "checks", *TINY, "--impl",
+                             "sub/dir/mine.py:backprop"],
+                            cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 3, result.stderr
+    path = (tmp_path / "sub" / "dir" / "mine.py").resolve()
+    assert result.stderr.startswith(
+        "backprop-check: --impl sub/dir/mine.py:backprop raised SyntaxError while being imported\n"
+        f"  at {path}, line 3\n"), result.stderr
+    assert "SyntaxError: '(' was never closed" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

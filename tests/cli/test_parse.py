@@ -43,6 +43,19 @@ def test_bad_usage_exits_2_with_a_message(argv, capsys):
     (["--impl", "no_such_module:backprop"], "cannot import 'no_such_module'"),
     (["--directions", "0"], "--directions must be >= 1, got 0"),
     (["--directions", "x"], "argument --directions: invalid int value: 'x'"),
+    (["--sizes", "3,,2"], "--sizes '3,,2' has an empty item (item 2)"),
+    (["--sizes", "3,2,"], "--sizes '3,2,' has an empty item (item 3)"),
+    (["--sizes", "²,2"], "--sizes must be comma-separated integers, got '²,2'"),
+    (["--impl", "./no_such_file.py:backprop"], "--impl './no_such_file.py:backprop': no such "
+     "file 'no_such_file.py' (relative to "),
+    (["--impl", "/no/such/dir/mine.py:backprop"], "no such file '/no/such/dir/mine.py'"),
+    # Too large for memory: the checker's own MemoryError, named as a usage error.
+    (["--sizes", "2,1", "--batch", str(10**15)],
+     f"not enough memory to check --batch {10**15} and --sizes 2,1: give a smaller"),
+    (["--sizes", f"3,{10**15},2"],
+     f"not enough memory to check --batch 4 and --sizes 3,{10**15},2"),
+    (["--sizes", f"3,{10**25},2"], f"--sizes 3,{10**25},2: too large for memory"),
+    (["--sizes", "2,1", "--batch", str(10**25)], f"--batch {10**25}: Maximum allowed dimension"),
 ])
 def test_cli_bad_usage_exits_2_naming_the_option(argv, fragment, capsys):
     with pytest.raises(SystemExit) as info:
@@ -69,3 +82,18 @@ def test_plot_into_a_missing_directory_exits_2_before_checking(tmp_path, capsys)
     assert exc.value.code == 2
     captured = capsys.readouterr()
     assert "does not exist" in captured.err and captured.out == ""
+
+
+def test_help_says_what_each_option_does_and_each_exit_status(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse's line breaks undone
+    options = text.partition("options:")[2]
+    for option, says in [("--dtype", "(default float64)"), ("--seed", "seed + k (default 0)"),
+                         ("--method", "default auto"), ("--impl", "PATH/TO/FILE.py:FUNCTION")]:
+        assert says in options.partition(option + " ")[2].partition(" --")[0], option
+    for status in ("0 verified", "1 a mismatch (non-finite gradients included)",
+                   "2 bad usage", "3 your code failed", "4 an internal error of backprop-check",
+                   "130 interrupted"):
+        assert status in text, status
