@@ -118,7 +118,8 @@ def explanation(tally: Tally, settings: Settings) -> list[str]:
     features += [f"a {_either(costs)} cost"] if costs else []
     described = all(any(a in activations for a in names) or cost in costs
                     for _, names, cost in found.failed)
-    fails = (f"Every network with {', or with '.join(features)}, fails" if described
+    with_ = ", or with ".join(features) + ("," if len(features) > 1 else "")
+    fails = (f"Every network with {with_} fails" if described
              else "The other network fails" if len(found.failed) == 1
              else f"The other {len(found.failed)} networks fail")
     passes = " + ".join(found.options[option] for option in NARROWING if option in found.options)
