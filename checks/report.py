@@ -45,11 +45,26 @@ class Element:
                         if k)
         return f"{self.equation} {self.name}[{idx}]"
 
+    @property
+    def relative(self) -> float:
+        """|analytic - numeric| / |numeric| (`relative_error`)."""
+        return relative_error(self.error, self.numeric)
+
     def __str__(self) -> str:
+        relative = self.relative  # nan when a value is: the line says so already
         return (
             f"{self.where()}: analytic={self.analytic:.10g} numeric={self.numeric:.10g} "
             f"error={self.error:.2e} > tolerance {self.tolerance:.2e}"
+            + ("" if relative != relative else f" (relative error {relative:.2g})")
         )
+
+
+def relative_error(error: float, numeric: float) -> float:
+    """error / |numeric|: how wrong in proportion to the right value (numpy's relative
+    difference). 0 when error is 0; inf when only the numeric value is 0."""
+    if error == 0:
+        return 0.0
+    return error / abs(numeric) if numeric != 0 else float("inf")
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,13 @@ class Block:
     # The detection floor: the smallest error in one element, relative to the array's
     # scale, that this check would have caught (None: not computed by this check).
     floor: float | None = None
+    # The numeric value at the worst element (where worst_error was measured).
+    worst_numeric: float = 0.0
+
+    @property
+    def worst_relative(self) -> float:
+        """The relative error at the worst element: worst_error / |worst_numeric|."""
+        return relative_error(self.worst_error, self.worst_numeric)
 
     @property
     def ok(self) -> bool:
@@ -404,6 +426,7 @@ def compare(
         worst_error=float(error[worst]) if ratio.size else 0.0,
         worst_tolerance=float(tolerance[worst]) if ratio.size else 0.0,
         worst_ratio=float(ratio[worst]) if ratio.size else 0.0,
+        worst_numeric=float(numeric[worst]) if ratio.size else 0.0,
         ratios=np.where(skip, np.nan, ratio),
         id=id,
         analytic=analytic,

@@ -83,6 +83,23 @@ categorical_cross_entropy), and a legend line under the table says what they are
 J^T dC/da in float64 (method "exact"), once per network, without the code
 checked.
 
+Of each row's worst element (the largest |analytic - numeric| / tolerance) the
+table shows that ratio, the error, and the relative error |analytic - numeric| /
+|numeric| ("rel. error": 1e-16 is rounding, 1 is 100 % off, inf a nonzero value
+where the numerical derivative is exactly 0). Its verdict is "verified", "k
+MISMATCHED" (with "(follow from BP1)" when those mismatches are only consequences
+of a broken BP1 or BP2 upstream, "(j follow from BP1)" when some are), or "not
+given" for arrays the implementation did not return ("verified (2 not given)"
+when some were returned and some not).
+
+A failing sweep lists each failing network with its first broken equations,
+unless the failures coincide with a part of the sweep: when every network that
+one --activations NAME, --cost COST or both would choose passed, and every other
+network failed (checks.cli.explain), the summary says which networks fail and
+which pass, prints that narrowing command (the options as given, plus the
+narrowing), which checks only what passed, and the command whose report shows
+the first failing network.
+
 Progress goes to stderr, only when stderr is a terminal or the run has lasted
 more than PROGRESS_AFTER seconds (then in plain lines, at most one a second):
 "[k/n] checking <what>: <done>/<total> elements, ~<s> s left", where k/n counts
@@ -201,7 +218,7 @@ def _checked(argv: Sequence[str] | None) -> int:
         return USER_CODE_FAILED
     progress.done()
     with _stdout_may_close():
-        _print_results(tally, settings, len(networks), [label for label, _ in impls])
+        _print_results(tally, settings, [label for label, _ in impls])
     return VERIFIED if tally.ok else MISMATCH
 
 
@@ -234,7 +251,7 @@ def _ignore(report: Report) -> None:
     """run's show in a sweep or with --json: the reports go into the table or the JSON."""
 
 
-def _print_results(tally: Tally, settings: Settings, networks: int, impls: list[str]) -> None:
+def _print_results(tally: Tally, settings: Settings, impls: list[str]) -> None:
     """The JSON object, or the table (a sweep's failed checks under it) and which check
     --plot drew, after writing the plot and the JUnit report."""
     plotted = render.plot(tally.checks, settings.plot) if settings.plot is not None else None
@@ -245,8 +262,7 @@ def _print_results(tally: Tally, settings: Settings, networks: int, impls: list[
         # the NaN token that strict parsers reject.
         print(json.dumps(render.json_object(tally, settings, plotted), indent=2, allow_nan=False))
         return
-    failed = [] if networks == 1 else [c for c in tally.checks if not c.report.ok]
-    print(render.table(tally.rows(), failed, networks=networks, impls=impls, settings=settings))
+    print(render.table(tally, impls=impls, settings=settings))
     if plotted is not None:
         check = tally.checks[plotted["report"]]
         print(f"heatmap of {check.label} on {check.net!r}: {plotted['path']}")

@@ -1,10 +1,12 @@
 """What a backprop-check run prints: the table, or the JSON object; and which report --plot draws.
 
 The table has one row per equation over every check (run.Tally), each saying
-what it counts (arrays checked, elements checked and skipped, the worst error
-over tolerance); the two a - y rows are labelled and explained in a legend line;
-a failing sweep lists each failing check once with its first broken equations
-(checks.netcheck.diagnose). The JSON object's shape is documented in
+what it counts (arrays checked, elements checked and skipped; of the worst
+element its error over tolerance, its error and its relative error) and its
+`verdict`; the two a - y rows are labelled and explained in a legend line; a
+failing sweep lists each failing check once with its first broken equations
+(checks.netcheck.diagnose), or, when its failures coincide with a part of the
+sweep, says so (checks.cli.explain). The JSON object's shape is documented in
 checks.cli.app's docstring.
 """
 
@@ -13,9 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from checks.cli.explain import explanation
 from checks.cli.parse import Settings
 from checks.cli.run import IDENTITY, ROW_ORDER, SIMPLIFIED, Check, Row, Tally
 from checks.report import finding_lines
@@ -28,6 +31,9 @@ LEGEND = ("(cost with a − y): BP1 where the cost gives δ^L = a^L − y; (iden
 # The version of --json's shape (checks.cli.app's docstring says what each one changed):
 # raised whenever a key is renamed or a value changes meaning.
 JSON_SCHEMA = 2
+# Under a table whose rel. error (|analytic − numeric| / |numeric| at the worst element) is inf.
+ZERO_LEGEND = ("rel. error inf: the numerical derivative is exactly 0 there (a relu unit "
+               "that is off, say) and yours is not")
 FAILED_SHOWN = 10  # failing checks of a sweep summarised under the table
 
 
@@ -35,10 +41,14 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
-def _failed_lines(failed: Sequence[Check]) -> list[str]:
+def _failed_lines(failed: Sequence[Check], explained: Sequence[str]) -> list[str]:
     """Each failing check of a sweep once: the network, how many elements, and the
-    first broken equations with their slips (the full report: check that network alone)."""
+    first broken equations with their slips (the full report: check that network alone);
+    only their count when the failures coincide with a part of the configuration
+    (explained: checks.cli.explain's lines, which say so)."""
     lines = ["", f"Failed: {_count(len(failed), 'check')} (network x implementation)"]
+    if explained:
+        return lines + list(explained)
     for check in failed[:FAILED_SHOWN]:
         report = check.report
         lines.append(f"  {check.name}: {len(report.mismatches)} of {report.checked} elements")
@@ -52,10 +62,32 @@ def _failed_lines(failed: Sequence[Check]) -> list[str]:
     return lines
 
 
-def table(rows: Mapping[str, Row], failed: Sequence[Check], *, networks: int,
-          impls: Sequence[str], settings: Settings) -> str:
+def verdict(row: Row) -> str:
+    """A row's verdict: 'verified', 'k MISMATCHED' (and how many of them only follow
+    from a broken BP1 or BP2), or 'not given'; with how many arrays were not given
+    when some were and some were not."""
+    if not row.arrays:
+        return "not given"
+    notes = []
+    if row.failures:
+        follow = sum(row.follow.values())
+        sources = ", ".join(sorted(row.follow))
+        if follow == len(row.failures):
+            notes.append(f"follow from {sources}")
+        elif follow:
+            notes.append(f"{follow} {'follows' if follow == 1 else 'follow'} from {sources}")
+    if row.not_given:
+        notes.append(f"{row.not_given} not given")
+    text = f"{len(row.failures)} MISMATCHED" if row.failures else "verified"
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def table(tally: Tally, *, impls: Sequence[str], settings: Settings) -> str:
     """The summary: a header line (networks x impls, batch, dtype, seed), one line per
-    row in ROW_ORDER, the legend of the a - y rows, the failed checks, the verdict."""
+    row in ROW_ORDER, the legend of the a - y rows, a sweep's failed checks (or what
+    their failures coincide with: checks.cli.explain), the verdict."""
+    rows = tally.rows()
+    networks = len(tally.networks)
     order = [name for name in ROW_ORDER if name in rows]
     labels = {name: LABELS.get(name, name) for name in order}
     methods = {name: ", ".join(sorted(rows[name].methods)) for name in order}
@@ -67,19 +99,22 @@ def table(rows: Mapping[str, Row], failed: Sequence[Check], *, networks: int,
         f"batch {settings.batch}, {settings.dtype}, seed {settings.seed}",
         "",
         f"{'equation':<{w}} {'arrays':>6} {'method':<{w_method}} {'worst err/tol':>13} "
-        f"{'worst error':>11} {'checked':>8} {'skipped':>8}  verdict",
+        f"{'worst error':>11} {'rel. error':>11} {'checked':>8} {'skipped':>8}  verdict",
     ]
     for name in order:
         r = rows[name]
         lines.append(
             f"{labels[name]:<{w}} {r.arrays:>6} {methods[name]:<{w_method}} "
-            f"{r.worst_ratio:>13.2g} {r.worst_error:>11.2e} {r.checked:>8} {r.skipped:>8}  "
-            + ("verified" if not r.failures else f"{len(r.failures)} MISMATCHED"))
+            f"{r.worst_ratio:>13.2g} {r.worst_error:>11.2e} {r.worst_relative:>11.2g} "
+            f"{r.checked:>8} {r.skipped:>8}  {verdict(r)}")
     if SIMPLIFIED in rows or IDENTITY in rows:
         lines.append(LEGEND)
+    if any(r.worst_relative == float("inf") for r in rows.values()):
+        lines.append(ZERO_LEGEND)
     failures = [f for r in rows.values() for f in r.failures]
+    failed = [c for c in tally.checks if not c.report.ok] if networks > 1 else []
     if failed:
-        lines.extend(_failed_lines(failed))
+        lines.extend(_failed_lines(failed, explanation(tally, settings)))
     lines.append("")
     lines.append("verified: every element within its error-model tolerance"
                  if not failures else "FAILED")

@@ -23,7 +23,7 @@ from checks.cli.progress import Progress, elements
 from checks.cli.sweep import Config, random_batch
 from checks.netcheck.identity import identity_check
 from checks.network import Impl, check_network
-from checks.report import NOT_GIVEN, Report
+from checks.report import NOT_GIVEN, Block, Report
 
 # The keys of the two a - y rows (the JSON's, unchanged since they were introduced).
 SIMPLIFIED, IDENTITY = "BP1 δ^L = a^L − y", "a−y = general BP1"
@@ -32,26 +32,39 @@ ROW_ORDER = ("BP1", SIMPLIFIED, IDENTITY, "BP2", "BP3", "BP4")  # the table's
 
 @dataclass
 class Row:
-    """One line of the summary: an equation over many networks."""
+    """One line of the summary: an equation over many networks.
+
+    worst_ratio, worst_error and worst_relative are of one element, the worst by
+    error / tolerance; not_given counts the arrays the implementation did not return;
+    follow counts, per broken equation, the mismatches that only follow from it.
+    """
 
     equation: str
     arrays: int = 0
+    not_given: int = 0
     checked: int = 0
     skipped: int = 0
     worst_ratio: float = 0.0
     worst_error: float = 0.0
+    worst_relative: float = 0.0
     methods: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
+    follow: dict[str, int] = field(default_factory=dict)
 
-    def add(self, checked: int, skipped: int, ratio: float, error: float, method: str,
-            failures: Sequence[str]) -> None:
-        self.arrays += method != NOT_GIVEN
-        self.checked += checked
-        self.skipped += skipped
-        if ratio >= self.worst_ratio:
-            self.worst_ratio, self.worst_error = ratio, error
-        self.methods.add(method)
+    def add(self, block: Block, failures: Sequence[str], follows: str | None = None) -> None:
+        """block's counts and worst element into the row; failures: its mismatches as
+        the summary names them; follows: the broken equation they only follow from."""
+        self.arrays += block.method != NOT_GIVEN
+        self.not_given += block.method == NOT_GIVEN
+        self.checked += block.checked
+        self.skipped += len(block.skipped)
+        if block.worst_ratio >= self.worst_ratio:
+            self.worst_ratio, self.worst_error = block.worst_ratio, block.worst_error
+            self.worst_relative = block.worst_relative
+        self.methods.add(block.method)
         self.failures.extend(failures)
+        if follows is not None and failures:
+            self.follow[follows] = self.follow.get(follows, 0) + len(failures)
 
 
 @dataclass(frozen=True)
@@ -110,15 +123,24 @@ class Tally:
                     if equation == "BP1" and net.cost_fn.delta is not None:
                         equation = SIMPLIFIED
                     rows.setdefault(equation, Row(equation)).add(
-                        block.checked, len(block.skipped), block.worst_ratio,
-                        block.worst_error, block.method,
-                        [f"{check.name}: {e}" for e in block.mismatches])
+                        block, [f"{check.name}: {e}" for e in block.mismatches],
+                        broken_source(check.report, block))
             if checked.identity is not None:
                 b = checked.identity.blocks[0]
                 rows.setdefault(IDENTITY, Row(IDENTITY)).add(
-                    b.checked, 0, b.worst_ratio, b.worst_error, "exact",
-                    [f"{net!r}: {e}" for e in b.mismatches])
+                    b, [f"{net!r}: {e}" for e in b.mismatches])
         return rows
+
+
+def broken_source(report: Report, block: Block) -> str | None:
+    """The equation (BP1 or BP2) of the broken delta that block is wrong only because
+    of: its follows_from followed to a delta that does not itself follow from another;
+    None when block's own equation is broken (or it is right)."""
+    by_id = {b.id: b for b in report.blocks if b.id is not None}
+    source = block.follows_from
+    while source is not None and by_id[source].follows_from is not None:
+        source = by_id[source].follows_from
+    return None if source is None else source.equation
 
 
 def progress_of(networks: Sequence[Config], impls: Implementations, settings: Settings,

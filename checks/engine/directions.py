@@ -130,6 +130,6 @@ def element_lines(block: Block, found: Block) -> Block:
                  checked=block.checked + found.checked, skipped=found.skipped,
                  mismatches=found.mismatches, worst_error=found.worst_error,
                  worst_tolerance=found.worst_tolerance, worst_ratio=found.worst_ratio,
-                 floor=block.floor)
+                 floor=block.floor, worst_numeric=found.worst_numeric)
 
 

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from checks.cli import main, render
-from checks.cli.run import IDENTITY, SIMPLIFIED
-from tests.cli.common import ONE_NETWORK, plant_bp4_slip, user_module
+from checks.cli.run import IDENTITY, SIMPLIFIED, Row
+from tests.cli.common import ONE_NETWORK, STUDENT, plant_bp4_slip, user_module
 
 
 def test_the_a_minus_y_rows_and_their_legend_appear_only_for_costs_that_have_it(capsys):
@@ -150,3 +150,66 @@ def test_plot_writes_a_heatmap_of_the_failing_network(tmp_path, capsys, monkeypa
 def test_plot_chooses_the_first_failure_else_the_deepest_network():
     assert render.plotted([True, True, False, False], [1, 3, 2, 3]) == 2
     assert render.plotted([True] * 4, [1, 3, 2, 3]) == 1
+
+
+def _rows(out):
+    """The table's rows by label: [arrays, method, worst err/tol, worst error, rel. error,
+    checked, skipped, verdict], as strings."""
+    table = out[out.index("backprop-check: "):].splitlines()
+    start = next(k for k, line in enumerate(table) if line.startswith("equation"))
+    rows = {}
+    for line in table[start + 1:]:
+        if not line.startswith(("BP", "a − y")):
+            break
+        number = r" +(\S*\d\S*|inf|nan)"
+        row = re.fullmatch(rf"(.+?) {{2,}}(\d+) (.+?){number * 3} +(\d+) +(\d+)  (.+)", line)
+        assert row is not None, line
+        rows[row[1]] = list(row.groups()[1:])
+    return rows
+
+
+def test_rows_of_arrays_not_given_say_so_instead_of_verified(tmp_path, capsys, monkeypatch):
+    # delta returned for the network of depth 1 only: BP1 is given once, not given twice.
+    user_module(tmp_path, monkeypatch, "somedelta", """
+        from backprop import vectorized
+
+        def backprop(net, X, Y):
+            g = vectorized.backprop(net, X, Y)
+            return {"delta": g.delta if net.L == 1 else None, "dW": g.dW, "db": g.db}
+    """)
+    assert main(["--activations", "tanh", "--cost", "quadratic", "--impl",
+                 "somedelta:backprop"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["BP1"][0] == "1" and rows["BP1"][-1] == "verified (2 not given)"
+    assert rows["BP2"][0] == "0" and rows["BP2"][-1] == "not given"
+    assert rows["BP4"][-1] == "verified"
+
+
+def test_rows_wrong_only_because_of_a_broken_bp1_say_they_follow_from_it(
+        tmp_path, capsys, monkeypatch):
+    # The student's a - y under the quadratic cost: BP1 broken, the rest follows from it.
+    user_module(tmp_path, monkeypatch, "mybackprop", STUDENT)
+    assert main(["--sizes", "3,4,2", "--activations", "sigmoid", "--cost", "quadratic",
+                 "--impl", "mybackprop:backprop"]) == 1
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    assert rows["BP1"][-1] == "8 MISMATCHED"
+    for equation in ("BP2", "BP3", "BP4"):
+        assert rows[equation][-1].endswith("MISMATCHED (follow from BP1)"), rows[equation]
+    # rel. error: |analytic - numeric| / |numeric| at the row's worst element, the first
+    # element the report lists for delta[1] (worst error / tolerance first).
+    worst = re.search(r"BP1 delta\[1\]\[j=\d, x=\d\]: analytic=(\S+) numeric=(\S+) "
+                      r"error=(\S+) > tolerance \S+ \(relative error (\S+)\)", out)
+    assert worst is not None, out
+    analytic, numeric, error, relative = (float(v) for v in worst.groups())
+    assert rows["BP1"][3] == f"{error:.2e}" and rows["BP1"][4] == worst.group(4)
+    assert relative == pytest.approx(abs(analytic - numeric) / abs(numeric), rel=0.05)
+
+
+def test_a_verdict_counts_what_follows_from_a_broken_delta_and_what_was_not_given():
+    assert render.verdict(Row("BP4", arrays=4, failures=["e"] * 5, follow={"BP1": 3})) == (
+        "5 MISMATCHED (3 follow from BP1)")
+    assert render.verdict(Row("BP3", arrays=4, not_given=2, failures=["e"] * 2,
+                              follow={"BP1": 1, "BP2": 1})) == (
+        "2 MISMATCHED (follow from BP1, BP2; 2 not given)")
+    assert render.verdict(Row("BP2", not_given=3)) == "not given"
