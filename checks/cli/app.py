@@ -40,6 +40,13 @@ network is checked, its report per implementation is printed before the table.
 first, and element by element only where that fails (check_network's
 directions=K): much faster on large networks, and a failure is still localised.
 
+--delta mean checks a delta that is dC/dz of the batch mean cost, the per-example
+delta divided by the batch size (CS231n's dscores): check_network's delta="mean".
+--labels gives --impl's function integer class labels of shape (batch,) as Y
+(drawn from seed + k after X; the built-in implementations get them one-hot): it
+fits only categorical_cross_entropy, so without --cost it narrows the sweep to
+those networks, and with another --cost it is a usage error.
+
 --plot PATH writes a heatmap of |analytic - numeric| / tolerance for every
 element of delta, dW, db of one checked network (checks.plot.heatmap): the
 first report with a mismatch, else the first report of the deepest network
@@ -69,7 +76,8 @@ this shape:
     {
       "ok": bool,                     # every equation verified
       "settings": {"sizes", "activations", "cost", "batch", "dtype", "seed",
-                   "method", "directions", "impl", "json", "plot"},  # as given
+                   "method", "directions", "delta", "labels", "impl", "json",
+                   "plot"},  # as given
       "equations": {                  # one entry per row of the table, keyed by
         "BP1" | "BP1 δ^L = a^L − y" | "a−y = general BP1" | "BP2" | "BP3" | "BP4": {
           "arrays": int, "checked": int, "skipped": int,

@@ -56,6 +56,7 @@ def diagnose(model: Model, g: Gradients, blocks: Sequence[Block]) -> Diagnosis:
     if not bad:
         return Diagnosis()
     local = _Local(model, g, set(bad))
+    mean = _delta_of_the_mean_cost(blocks, model.ref.X.shape[1])
     findings: list[Finding] = []
     follows: dict[ArrayId, ArrayId] = {}
     for array in backward_order(model.ref.L):
@@ -66,10 +67,25 @@ def diagnose(model: Model, g: Gradients, blocks: Sequence[Block]) -> Diagnosis:
         if source is not None and local.holds(array):
             follows[array] = source
             continue
-        slips = _slip_lines(local, block, array)
+        slips = [mean] if mean and array.kind == "delta" else _slip_lines(local, block, array)
         findings.append(Finding(array, _root_line(local, block, array),
                                 "; ".join(slips) or None))
     return Diagnosis(tuple(findings), follows)
+
+
+def _delta_of_the_mean_cost(blocks: Sequence[Block], m: int) -> str:
+    """The suggestion of check_network(delta="mean") when every given delta is 1/m of
+    its numerical value (within tolerance) while every dW and db passed; else ""."""
+    deltas = [b for b in blocks if b.id is not None and b.id.kind == "delta"
+              and b.method != NOT_GIVEN]
+    rest = [b for b in blocks if b.id is not None and b.id.kind != "delta"]
+    if m < 2 or not deltas or not all(b.ok for b in rest):
+        return ""
+    ratios = [_constant_ratio(b) for b in deltas]
+    if not all(c is not None and abs(c * m - 1) <= 1e-6 for c in ratios):
+        return ""
+    return (f"your delta is ∂C/∂z of the mean cost (the per-example δ divided by m = {m}, "
+            "as CS231n's dscores): check it with delta='mean' (backprop-check --delta mean)")
 
 
 def _root_line(local: _Local, block: Block, array: ArrayId) -> str:

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from checks.cli import main
+from checks.cli.parse import build_parser, chosen, parse
 
 
 @pytest.mark.parametrize("argv", [["--batch", "0"], ["--sizes", "3,x,2"], ["--cost", "nope"],
@@ -69,3 +70,26 @@ def test_plot_into_a_missing_directory_exits_2_before_checking(tmp_path, capsys)
     assert exc.value.code == 2
     captured = capsys.readouterr()
     assert "does not exist" in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--labels", "--cost", "quadratic"], "--labels fits only --cost categorical_cross_entropy "
+     "(class labels stand for its one-hot targets), got --cost quadratic"),
+    (["--delta", "sum"], "argument --delta: invalid choice: 'sum'"),
+])
+def test_labels_with_another_cost_and_an_unknown_delta_exit_2_naming_them(argv, fragment,
+                                                                          capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "usage: backprop-check" in err, err
+
+
+def test_labels_narrow_the_sweep_to_the_cost_that_takes_them():
+    parser = build_parser()
+    with_labels = chosen(parse(parser, ["--labels"]))
+    assert with_labels == chosen(parse(parser, ["--cost", "categorical_cross_entropy"]))
+    assert with_labels and {cost for _, _, cost in with_labels} == {"categorical_cross_entropy"}
+    assert chosen(parse(parser, ["--labels", "--activations", "tanh"])) == chosen(
+        parse(parser, ["--activations", "tanh", "--cost", "categorical_cross_entropy"]))
