@@ -314,7 +314,7 @@ def _checked(model: Model, g: Gradients, method: str, directions: int | None,
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
                                   progress=progress, delta_unit=unit)
-    diagnosis = diagnose(model, _per_example_delta(g, unit), blocks)
+    diagnosis = diagnose(model, _per_example_delta(g, unit), blocks, delta_of_mean=unit != 1)
     of_mean = "" if unit == 1 else " (delta of the mean cost)"
     return _report(blocks, diagnosis.follows_from, diagnosis.findings, chosen.name, reason,
                    title + of_mean)

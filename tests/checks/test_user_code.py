@@ -361,3 +361,12 @@ def nielsen_softmax(net, x, label):
     assert label.shape == (1,)
     g = vectorized.backprop(net, x, np.eye(net.sizes[-1])[:, label])
     return g.db, g.dW
+
+
+def test_a_per_example_delta_checked_as_the_mean_one_is_named_too():
+    net, X, y = softmax_classifier(m=4)
+    report = check_network(net, X, y, delta="mean")
+    assert not report.ok
+    assert ("your delta is the per-example δ, ∂C_x/∂z (m = 4 times ∂C/∂z of the mean cost): "
+            "check it with delta='per_example' (backprop-check without --delta mean)"
+            in str(report)), str(report)
