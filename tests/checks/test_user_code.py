@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from backprop import COSTS, Gradients, Network, derivation, vectorized
 from backprop.slips import BY_NAME, plant
-from checks import check_network, per_example
+from checks import assert_network, check_network, per_example
 from checks.strategies import batches, networks
 
 
@@ -302,6 +302,9 @@ def test_a_cs231n_style_backprop_with_labels_and_the_mean_delta_passes(seed):
     report = check_network(net, X, y, impl=cs231n_style, delta="mean")
     assert report.ok, str(report)
     assert report.title.endswith("(delta of the mean cost)")
+    assert assert_network(net, X, y, impl=cs231n_style, delta="mean").ok
+    with pytest.raises(AssertionError, match="check it with delta='mean'"):
+        assert_network(net, X, y, impl=cs231n_style)
 
 
 def test_a_delta_of_the_mean_cost_is_named_with_the_option_that_checks_it():
