@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from backprop._types import Array
 from backprop.activations import softplus, softplus_parts
@@ -51,6 +52,20 @@ class Cost:
             w = 0.01 + 0.99 * u
             return w / w.sum(axis=0, keepdims=True)
         return 4 * u - 2
+
+    @property
+    def takes_labels(self) -> bool:
+        """Whether integer class labels, one per example, may stand for Y (`one_hot`): for
+        a cost whose targets are distributions (categorical cross-entropy), the classes."""
+        return self.targets == "distributions"
+
+
+def one_hot(labels: Array, n: int, dtype: npt.DTypeLike = np.float64) -> Array:
+    """The targets Y (n, m) that integer class labels (m,) in 0..n-1 stand for: column x
+    is 1 in row labels[x], 0 elsewhere."""
+    Y = np.zeros((n, len(labels)), dtype=dtype)
+    Y[labels, np.arange(len(labels))] = 1
+    return Y
 
 
 def _quadratic(a: Array, y: Array) -> Array:

@@ -30,7 +30,14 @@ from backprop import validate as v
 from checks.engine import patterns
 from checks.engine.blackbox import BlackBox, check_tolerances, survey
 from checks.engine.elements import Ticker, judge
-from checks.engine.params import Layout, check_directions, check_grad, check_params, scalar
+from checks.engine.params import (
+    Layout,
+    check_directions,
+    check_grad,
+    check_params,
+    check_progress,
+    scalar,
+)
 from checks.engine.stencils import check_method
 from checks.report import Report
 
@@ -47,11 +54,12 @@ def _pair(out: Any) -> tuple[Any, Any]:
 
 
 def _check_options(f: Any, grad: Any, method: Any, rtol: float, atol: float,
-                   step: Any, accept_unverified: Any, directions: Any) -> tuple[
+                   step: Any, accept_unverified: Any, directions: Any, progress: Any) -> tuple[
                        float | None, int | None]:
     """f a callable; grad a callable, or None when f returns (value, grads); a
-    known method; rtol, atol >= 0; accept_unverified a bool; step None or > 0 and
-    directions None or >= 1 (returned as a float and an int)."""
+    known method; rtol, atol >= 0; accept_unverified a bool; progress None or a
+    callable; step None or > 0 and directions None or >= 1 (returned as a float and
+    an int)."""
     if not isinstance(accept_unverified, bool):
         raise TypeError(f"accept_unverified must be True or False, got {accept_unverified!r}")
     for what, fn in (("f", f), ("grad", grad)):
@@ -62,6 +70,7 @@ def _check_options(f: Any, grad: Any, method: Any, rtol: float, atol: float,
                                else ""))
     check_method(method)
     check_tolerances(rtol, atol)
+    check_progress(progress)
     return (None if step is None else v.check_number(step, "step", positive=True),
             check_directions(directions))
 
@@ -109,7 +118,7 @@ def gradcheck(
     A NaN in grad is a mismatch of that element, not an error.
     """
     step, directions = _check_options(f, grad, method, rtol, atol, step, accept_unverified,
-                                      directions)
+                                      directions, progress)
     layout, originals = check_params(params)
     work = [q.astype(np.float64) for q in originals]
 

@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from backprop import Array, ArrayId, Gradients, Network, loop, vectorized
+from backprop import COSTS, Array, ArrayId, Gradients, Network, loop, vectorized
 from backprop.arrays import as_gradients
+from backprop.costs import one_hot
 from backprop.inputs import check_net, check_XY
 from backprop.validate import check_number, check_seed
-from checks.engine.params import check_directions
+from checks.engine.params import check_directions, check_progress
 from checks.engine.stencils import check_method, choose_method
 from checks.netcheck import perturb
 from checks.netcheck.diagnose import diagnose
@@ -45,6 +46,7 @@ from checks.netcheck.sampled import sampled_deviations
 from checks.report import Block, Finding, Report
 
 Impl = Callable[[Network, Array, Array], Gradients]
+DELTAS = ("per_example", "mean")  # what the delta of the backprop under test is: see check_network
 
 
 def analyse(net: Network, X: Array, Y: Array, cached_derivatives: bool = True,
@@ -75,6 +77,55 @@ def _check_ulps(ulps: Any) -> float:
     if number < 1:
         raise ValueError(f"ulps must be >= 1 (the rounding of one operation), got {ulps!r}")
     return number
+
+
+def _check_delta(delta: Any) -> str:
+    if not isinstance(delta, str) or delta not in DELTAS:
+        raise (ValueError if isinstance(delta, str) else TypeError)(
+            f"delta must be 'per_example' (dC_x/dz, one column per example) or 'mean' "
+            f"(dC/dz of the batch mean cost, the per-example delta / m), got {delta!r}")
+    return delta
+
+
+def _labels(net: Network, Y: Any) -> Array | None:
+    """Y as integer class labels (m,) for a cost that takes them; None when Y is not
+    one-dimensional (targets (n_L, m), checked by check_XY)."""
+    try:
+        array = np.asarray(Y)
+    except (TypeError, ValueError):
+        return None  # check_XY names what is wrong with Y
+    n = net.sizes[-1]
+    if array.ndim != 1:
+        return None
+    if not net.cost_fn.takes_labels:
+        if array.dtype.kind not in "iu":
+            return None
+        takers = ", ".join(repr(c) for c, fn in COSTS.items() if fn.takes_labels)
+        raise ValueError(f"Y of shape {array.shape} holds integer class labels, which only "
+                         f"cost {takers} takes; cost {net.cost!r} needs targets Y of shape "
+                         f"({n}, m)")
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"Y of shape {array.shape} is read as class labels, which must be "
+                        f"integers 0..{n - 1}, got dtype {array.dtype}: pass Y.astype(int), "
+                        f"or one-hot targets of shape ({n}, m)")
+    outside = (array < 0) | (array >= n)
+    if np.any(outside):
+        x = int(np.argmax(outside))
+        raise ValueError(f"Y[{x}] = {array[x]}, but class labels must be in 0..{n - 1} (the "
+                         f"network's output layer has {n} neurons)")
+    return array
+
+
+def _batch(net: Network, X: Any, Y: Any) -> tuple[Array, Array, Array]:
+    """X and Y as check_XY returns them, and the Y that a user's backprop receives: Y
+    itself, or for integer class labels (m,) the labels, while the checker's Y is their
+    one-hot form (n_L, m) in the network's dtype."""
+    labels = _labels(check_net(net), Y)
+    if labels is None:
+        X, Y = check_XY(net, X, Y)
+        return X, Y, Y
+    X, Y = check_XY(net, X, one_hot(labels, net.sizes[-1], net.dtype))
+    return X, Y, labels
 
 
 def _implementation(impl: Any) -> tuple[Impl, str]:
@@ -148,7 +199,8 @@ PerExample = Callable[[Network, Array, Array], Any]
 def per_example(backprop: PerExample) -> Impl:
     """A batch implementation made of a per-example backprop, as Nielsen's book writes it.
 
-    backprop(net, x, y) takes one example, x (n_0, 1) and y (n_L, 1), and returns
+    backprop(net, x, y) takes one example, x (n_0, 1) and y (n_L, 1) (or its label,
+    of shape (1,), when the batch's Y is class labels), and returns
     (nabla_b, nabla_w), lists per layer of dC_x/db (n_{l+1}, 1) and dC_x/dW
     (n_{l+1}, n_l), in that order (or a dict with keys "db" and "dW"). The result
     averages them over the batch (db, dW of the mean cost), and since
@@ -167,8 +219,9 @@ def per_example(backprop: PerExample) -> Impl:
         deltas: list[list[Array]] = [[] for _ in range(net.L)]
         dW = [np.zeros(W.shape) for W in net.weights]
         for x in range(m):
+            y = Y[x:x + 1] if Y.ndim == 1 else Y[:, x:x + 1]  # a label, or a column
             nabla_b, nabla_w = _per_example_result(
-                backprop(net, X[:, x:x + 1].copy(), Y[:, x:x + 1].copy()), net, name, x)
+                backprop(net, X[:, x:x + 1].copy(), y.copy()), net, name, x)
             for l in range(net.L):
                 deltas[l].append(nabla_b[l])
                 dW[l] += nabla_w[l] / m
@@ -194,7 +247,8 @@ def _per_example_result(result: Any, net: Network, name: str,
 def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized", *,
                   method: str = "auto", directions: int | None = None,
                   seed: int = 0, cached_derivatives: bool = True, ulps: float = ULPS,
-                  progress: Callable[[int, int], None] | None = None) -> Report:
+                  progress: Callable[[int, int], None] | None = None,
+                  delta: str = "per_example") -> Report:
     """Check delta, dW and db of every layer of `impl` against numerical derivatives.
 
     impl: "vectorized", "loop", or a callable (net, X, Y) -> Gradients (your own
@@ -207,50 +261,71 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     one-sided derivatives (checks.netcheck.perturb.at_kinks); one that cannot be is
     skipped, with the reason.
 
-    directions: fast mode for large networks. Each array is checked along
-    `directions` seeded random directions u (numerical directional derivative
-    against <g, u>) instead of element by element; an array whose check fails
-    is then checked element-wise, so failures are localised as usual. The
-    projection sums N elements, so its tolerance grows with N: this mode finds
-    gross errors cheaply but does not reach the element-wise sensitivity.
+    Y: targets (n_L, m), or for categorical_cross_entropy integer class labels (m,)
+    in 0..n_L-1: checked in their one-hot form, given to a callable impl as they are.
 
-    cached_derivatives: True (default) allows sigma' computed from the cached
-    activation (1 - a^2, a (1 - a)), which is accurate only to a few u absolute:
-    where a unit saturates (sigma' < u) its elements are then checked only to
-    that absolute level. Pass False when impl computes sigma'(z) to full relative
-    precision (sech^2 z via e^{-2|z|}, sigmoid(z) sigmoid(-z), as sigma_prime
-    does; 1 - tanh(z)^2 is no better than 1 - a^2): every element, saturated or
-    not, is then checked to a few ulps of its terms.
+    delta: what impl's delta[l] is. "per_example" (default): dC_x/dz[l], column x
+    for example x (Nielsen's). "mean": dC/dz[l] of the batch mean cost, the
+    per-example delta / m (CS231n's dscores); numerical values and tolerances / m.
+
+    directions: fast mode for large networks: each array is checked along
+    `directions` seeded random directions u (<g, u> against the numerical
+    directional derivative), element-wise only if that fails (so failures are
+    localised as usual); the projection's tolerance grows with the N elements it
+    sums: this mode finds gross errors cheaply, not the element-wise sensitivity.
+
+    cached_derivatives: True (default) allows sigma' from the cached activation
+    (1 - a^2, a (1 - a)), accurate only to a few u absolute, so saturated units
+    (sigma' < u) are checked only to that level. False, for an impl computing
+    sigma'(z) to full relative precision (sech^2 z via e^{-2|z|}, sigmoid(z)
+    sigmoid(-z), as sigma_prime does), checks every element to a few ulps.
 
     ulps: the accuracy assumed of each elementwise function of impl (sigma,
-    sigma', dC/da and the exp and log inside them), in units of the roundoff.
-    The default covers numpy and the common libraries (docs/calibration.md);
-    raise it for fast-math or approximate functions. A value other than the
-    default is shown in the report's title.
+    sigma', dC/da, the exp and log inside them), in units of the roundoff; the
+    default covers numpy and the common libraries (docs/calibration.md). Raise it
+    for fast-math or approximate functions; the report's title then shows it.
 
     progress, if given, is called as progress(done, total) in elements of delta,
-    dW and db checked so far, often enough for a time estimate.
-
-    Nothing passed in is modified: the implementation receives copies.
+    dW and db checked so far, often enough for a time estimate. Nothing passed
+    in is modified: the implementation receives copies.
     Raises TypeError/ValueError for bad arguments (all checked before impl runs)
     or a malformed result of impl.
     """
-    X, Y = check_XY(net, X, Y)  # checks net first
+    X, Y, received = _batch(net, X, Y)  # checks net first
     rng = np.random.default_rng(check_seed(seed, optional=False))
     fn, name = _implementation(impl)
-    check_method(method)
-    directions = check_directions(directions)
+    method, directions = check_method(method), check_directions(directions)
     cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
+    progress, delta = check_progress(progress), _check_delta(delta)
     clone = Network(net.weights, net.biases, list(net.activations), net.cost)
-    g = _as_gradients(fn(clone, X.copy(), Y.copy()), net, X.shape[1], name)
-    model = analyse(net, X, Y, cached, ulps)
+    received = Y if isinstance(impl, str) else received  # ours take one-hot targets
+    g = _as_gradients(fn(clone, X.copy(), received.copy()), net, X.shape[1], name)
+    unit = 1.0 if delta == "per_example" else 1 / X.shape[1]
+    assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
+    return _checked(analyse(net, X, Y, cached, ulps), g, method, directions, rng, progress,
+                    unit, f"check_network({name}) {net!r}{assumed}")
+
+
+def _checked(model: Model, g: Gradients, method: str, directions: int | None,
+             rng: np.random.Generator, progress: Callable[[int, int], None] | None,
+             unit: float, title: str) -> Report:
+    """The report of check_network on validated arguments: the method chosen, every
+    array checked (delta in `unit`s: 1/m for delta of the mean cost), the diagnosis."""
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
-                                  progress=progress)
-    diagnosis = diagnose(model, g, blocks)
-    assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
+                                  progress=progress, delta_unit=unit)
+    diagnosis = diagnose(model, _per_example_delta(g, unit), blocks, delta_of_mean=unit != 1)
+    of_mean = "" if unit == 1 else " (delta of the mean cost)"
     return _report(blocks, diagnosis.follows_from, diagnosis.findings, chosen.name, reason,
-                   f"check_network({name}) {net!r}{assumed}")
+                   title + of_mean)
+
+
+def _per_example_delta(g: Gradients, unit: float) -> Gradients:
+    """g with delta as dC_x/dz, for the diagnosis's local equations (BP3: db is the mean
+    of delta): a delta of the mean cost (unit 1/m) times m."""
+    if unit == 1 or not g.delta:
+        return g
+    return dataclasses.replace(g, delta=[d / unit for d in g.delta])
 
 
 def _report(blocks: Sequence[Block], follows_from: Mapping[ArrayId, ArrayId],
@@ -262,19 +337,21 @@ def _report(blocks: Sequence[Block], follows_from: Mapping[ArrayId, ArrayId],
 
 
 def error_scales(net: Network, X: Any, Y: Any, ulps: float = ULPS) -> tuple[Gradients, float]:
-    """The error model's bounds E for delta, dW and db, in units of the returned u.
+    """The error model's bounds E for delta, dW and db, in units of the returned u
+    (Y as check_network takes it: targets, or class labels).
 
     A correct computation of the gradients in the network's dtype (unit
     roundoff u) is off by at most about u * E, element by element.
     """
-    X, Y = check_XY(net, X, Y)
+    X, Y, _ = _batch(net, X, Y)
     model = analyse(net, X, Y, ulps=_check_ulps(ulps))
     return as_gradients(model.E, net.L), model.ref.u
 
 
 def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
                ulps: float = ULPS) -> Gradients:
-    """The analytic side's tolerance for every element of delta, dW and db.
+    """The analytic side's tolerance for every element of delta, dW and db (Y as
+    check_network takes it; delta per example).
 
     min(2 (u + u64) E, SAFETY * the largest deviation over SAMPLES perturbed
     re-runs), plus the underflow terms (checks.netcheck.error_model.tolerance):
@@ -283,6 +360,6 @@ def tolerances(net: Network, X: Any, Y: Any, cached_derivatives: bool = True,
     """
     check_net(net)  # net, then the options, then X and Y
     cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
-    X, Y = check_XY(net, X, Y)
+    X, Y, _ = _batch(net, X, Y)
     model = analyse(net, X, Y, cached, ulps)
     return as_gradients(model.tol, net.L)

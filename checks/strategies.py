@@ -14,8 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError as exc:  # hypothesis is the [test] extra's, not a dependency
+    raise ImportError(
+        "checks.strategies needs hypothesis, which a plain install leaves out: install "
+        "the test extra, pip install 'backprop-check[test]' (or pip install -e '.[test]' "
+        f"from a clone) ({exc})", name=exc.name) from exc
 
 from backprop import ACTIVATIONS, COSTS, HIDDEN, Array, Network
 

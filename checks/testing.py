@@ -81,9 +81,10 @@ def assert_network(
 ) -> Report:
     """Assert that impl's delta, dW and db (BP1-BP4) match numerical derivatives.
 
-    impl: "vectorized", "loop", or your own callable (net, X, Y) -> Gradients.
-    options: check_network's keywords (method, directions, seed). Returns the
-    report when every element is within its tolerance.
+    impl: "vectorized", "loop", or your own callable (net, X, Y) -> Gradients. Y:
+    targets, or integer class labels for categorical cross-entropy (as check_network).
+    options: check_network's keywords (method, directions, seed, delta, ...). Returns
+    the report when every element is within its tolerance.
 
     Raises:
         AssertionError: some element mismatched; the message is the diagnosis in

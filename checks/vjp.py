@@ -27,7 +27,13 @@ from backprop import validate as v
 from checks.engine import patterns
 from checks.engine.blackbox import BlackBox, check_tolerances, survey
 from checks.engine.elements import Ticker, judge
-from checks.engine.params import Layout, check_directions, check_grad, check_params
+from checks.engine.params import (
+    Layout,
+    check_directions,
+    check_grad,
+    check_params,
+    check_progress,
+)
 from checks.engine.stencils import check_method
 from checks.gradcheck import Params
 from checks.report import Block, Element, Note, Report
@@ -129,7 +135,7 @@ def check_vjp(
     Raises TypeError/ValueError for bad arguments, an f whose output is not real
     arrays, a cotangent not shaped like it, or a vjp result of the wrong kind.
     """
-    step = _check_options(f, vjp, method, rtol, atol, step, accept_unverified, seed)
+    step = _check_options(f, vjp, method, rtol, atol, step, accept_unverified, seed, progress)
     directions = check_directions(directions)  # None: element by element
     layout, originals = check_params(params)
     work = [q.astype(np.float64) for q in originals]
@@ -236,9 +242,9 @@ def _cotangents(outputs: Outputs, center: Array, cotangent: Any, seed: int) -> l
 
 
 def _check_options(f: Any, vjp: Any, method: Any, rtol: float, atol: float, step: Any,
-                   accept_unverified: Any, seed: Any) -> float | None:
+                   accept_unverified: Any, seed: Any, progress: Any) -> float | None:
     """f and vjp callables, a known method, rtol/atol >= 0, a bool accept_unverified,
-    an int seed; step None or > 0 (returned as a float)."""
+    an int seed, progress None or a callable; step None or > 0 (returned as a float)."""
     for what, fn in (("f", f), ("vjp", vjp)):
         if not callable(fn):
             raise TypeError(f"{what} must be a callable, got {type(fn).__name__}")
@@ -247,6 +253,7 @@ def _check_options(f: Any, vjp: Any, method: Any, rtol: float, atol: float, step
     if not isinstance(accept_unverified, bool):
         raise TypeError(f"accept_unverified must be True or False, got {accept_unverified!r}")
     v.check_seed(seed, optional=False)
+    check_progress(progress)
     return None if step is None else v.check_number(step, "step", positive=True)
 
 

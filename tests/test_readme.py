@@ -141,3 +141,31 @@ def test_every_link_points_to_a_file_in_the_repository(page):
         elif anchor and where.suffix == ".md" and anchor not in _anchors(where.read_text()):
             broken.append(target)
     assert not broken, f"{page} links to {broken}: not a file or heading in this repository"
+
+
+SECTION_QUOTE = re.compile(r"""(README|[\w/]+\.md)(?:'s)?,? ["“]([^"”]+)["”]""")
+
+
+@pytest.mark.parametrize("page", ["pyproject.toml", ".ci/run", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+def test_every_section_named_in_words_exists(page):
+    """A pointer written in words (the README's "Testing", docs/testing.md, "Mutation
+    testing") names a heading that the page it names has."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    missing = []
+    for target, section in SECTION_QUOTE.findall(text):
+        file = ROOT / ("README.md" if target == "README" else target)
+        headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        if " ".join(section.split()) not in headings:
+            missing.append(f"{target} {section!r}")
+    assert not missing, f"{page} names sections that do not exist: {missing}"
+
+
+def test_api_states_the_default_ulps_of_the_code():
+    from checks.netcheck.error_model import ULPS
+
+    entry = re.search(r"- `ulps=`:(.*?)\n- ", (ROOT / "docs" / "api.md").read_text(),
+                      flags=re.DOTALL)
+    assert entry is not None
+    assert f"default\n  {ULPS} " in entry[1] or f"default {ULPS} " in entry[1], entry[1]
+    assert "checker.md#your-arithmetic-ulps-and-flush-to-zero" in entry[1]

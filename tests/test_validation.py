@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from backprop import Gradients, Network, cost, forward, loop, validate, vectorized
-from checks import check_network, gradcheck
+from checks import check_network, check_vjp, gradcheck
 from checks.network import error_scales, tolerances
 
 PACKAGE_DIRS = tuple(str(Path(__file__).resolve().parents[1] / d) for d in ("backprop", "checks"))
@@ -304,6 +304,26 @@ CHECK_NETWORK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("impl returns complex", lambda: check_network(
         quad(), X(), Y(), impl=mutated("db", lambda a: [b + 0j for b in a])),
      TypeError, "returned db[0] of dtype complex128, expected real floats"),
+    ("progress not callable", lambda: check_network(quad(), X(), Y(), progress=3),
+     TypeError, "progress must be a callable progress(done, total) or None, got int"),
+    ("unknown delta", lambda: check_network(quad(), X(), Y(), delta="sum"),
+     ValueError, "delta must be 'per_example' (dC_x/dz, one column per example) or 'mean' "
+     "(dC/dz of the batch mean cost, the per-example delta / m), got 'sum'"),
+    ("delta not a name", lambda: check_network(quad(), X(), Y(), delta=True),
+     TypeError, "delta must be 'per_example'"),
+    ("labels out of range", lambda: check_network(cce(), X(3), np.array([0, 2, 1])),
+     ValueError, "Y[1] = 2, but class labels must be in 0..1 (the network's output layer has "
+     "2 neurons)"),
+    ("negative label", lambda: tolerances(cce(), X(3), [0, 1, -1]),
+     ValueError, "Y[2] = -1, but class labels must be in 0..1"),
+    ("labels as floats", lambda: check_network(cce(), X(3), np.array([0.0, 1.0, 1.0])),
+     TypeError, "Y of shape (3,) is read as class labels, which must be integers 0..1, got "
+     "dtype float64: pass Y.astype(int), or one-hot targets of shape (2, m)"),
+    ("labels for another cost", lambda: check_network(quad(), X(3), np.array([0, 1, 1])),
+     ValueError, "Y of shape (3,) holds integer class labels, which only cost "
+     "'categorical_cross_entropy' takes; cost 'quadratic' needs targets Y of shape (2, m)"),
+    ("labels one too many", lambda: check_network(cce(), X(3), np.array([0, 1, 1, 0])),
+     ValueError, "X has 3 examples (columns) but Y has 4"),
 ]
 
 # Seeds and malformed results of a user's backprop.
@@ -321,6 +341,11 @@ CHECK_NETWORK_RESULTS: list[tuple[str, Callable[[], Any], type[Exception], str]]
 ]
 
 GRADCHECK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("progress not callable", lambda: gradcheck(f_sum, grad_sum, P, progress="yes"),
+     TypeError, "progress must be a callable progress(done, total) or None, got str"),
+    ("check_vjp: progress not callable", lambda: check_vjp(
+        lambda p: 2 * p[0], lambda p, v: [2 * v], P, progress=1),
+     TypeError, "progress must be a callable progress(done, total) or None, got int"),
     ("f not callable", lambda: gradcheck(1.0, grad_sum, P),
      TypeError, "f must be a callable taking a list of arrays, got float"),
     ("grad not callable", lambda: gradcheck(f_sum, [P[0]], P),
@@ -609,7 +634,8 @@ def test_seed_messages_say_whether_none_is_allowed(optional, message):
 @pytest.mark.parametrize("options", [{"method": "exact"}, {"method": 3}, {"directions": 0},
                                      {"ulps": 0},
                                      {"directions": True}, {"cached_derivatives": "yes"},
-                                     {"seed": -1}, {"impl": "fast"}])
+                                     {"seed": -1}, {"impl": "fast"}, {"progress": 3},
+                                     {"delta": "no"}])
 def test_check_network_rejects_bad_options_before_running_the_backprop(options):
     calls = []
 
@@ -621,3 +647,18 @@ def test_check_network_rejects_bad_options_before_running_the_backprop(options):
     with pytest.raises((TypeError, ValueError)):
         check_network(quad(), X(), Y(), **kwargs)
     assert calls == [], f"the backprop ran before {options} was refused"
+
+
+@pytest.mark.parametrize("check", [gradcheck, lambda f, grad, P, **kw: check_vjp(
+    lambda p: np.atleast_1d(f(p)), lambda p, v: [g * v[0] for g in grad(p)], P, **kw)],
+    ids=["gradcheck", "check_vjp"])
+def test_black_box_checks_reject_a_bad_progress_before_calling_f(check):
+    calls = []
+
+    def f(p):
+        calls.append(1)
+        return f_sum(p)
+
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        check(f, grad_sum, P, progress=3)
+    assert calls == [], "f ran before progress=3 was refused"

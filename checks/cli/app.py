@@ -67,6 +67,13 @@ line as its failure's message and the full report as its text. It is written
 whether the checks pass or fail, with --json too, and its failures count is above
 0 exactly when the exit status is 1.
 
+--delta mean checks a delta that is dC/dz of the batch mean cost, the per-example
+delta divided by the batch size (CS231n's dscores): check_network's delta="mean".
+--labels gives --impl's function integer class labels of shape (batch,) as Y
+(drawn from seed + k after X; the built-in implementations get them one-hot): it
+fits only categorical_cross_entropy, so without --cost it narrows the sweep to
+those networks, and with another --cost it is a usage error.
+
 --plot PATH writes a heatmap of |analytic - numeric| / tolerance for every
 element of delta, dW, db of one checked network (checks.plot.heatmap): the
 first report with a mismatch, else the first report of the deepest network
@@ -114,8 +121,8 @@ this shape (schema 2):
       "schema": 2,                    # the version of this shape
       "ok": bool,                     # every equation verified
       "settings": {"sizes", "activations", "cost", "batch", "dtype", "seed",
-                   "method", "directions", "impl", "json", "plot",
-                   "junit_xml"},      # as given
+                   "method", "directions", "delta", "labels", "impl", "json",
+                   "plot", "junit_xml"},      # as given
       "equations": {                  # one entry per row of the table, keyed by its label:
         "BP1" | "BP1 (cost with a − y)" | "a − y = general BP1 (identity check)" |
         "BP2" | "BP3" | "BP4": {

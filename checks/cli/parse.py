@@ -19,6 +19,10 @@ from pathlib import Path
 from backprop import COSTS
 from checks.cli.sweep import Config, configs
 from checks.engine.stencils import METHODS
+from checks.network import DELTAS
+
+# The one cost whose targets integer class labels stand for (--labels).
+LABELS_COST = next(name for name, cost in COSTS.items() if cost.takes_labels)
 
 # backprop-check's exit statuses (checks.cli.app's docstring says when each is given).
 VERIFIED, MISMATCH, USAGE, USER_CODE_FAILED, INTERNAL_ERROR, INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -50,6 +54,8 @@ class Settings:
     seed: int
     method: str
     directions: int | None
+    delta: str
+    labels: bool
     impl: str
     json: bool
     plot: str | None
@@ -90,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--directions", type=int, metavar="K",
                         help="check each array along K random directions first, element by "
                         "element only where that fails: much faster on large networks")
+    parser.add_argument("--delta", choices=DELTAS, default="per_example",
+                        help="what your delta is: per_example (dC_x/dz, one column per "
+                        "example; default) or mean (dC/dz of the batch mean cost, the "
+                        "per-example delta divided by the batch size, as CS231n's dscores)")
+    parser.add_argument("--labels", action="store_true",
+                        help="give your --impl integer class labels of shape (batch,) as Y "
+                        f"(vectorized and loop get them one-hot): fits only --cost "
+                        f"{LABELS_COST}, to which it narrows the sweep")
     parser.add_argument("--impl", default="both",
                         help="vectorized, loop, both (default), or your own backprop as "
                         "MODULE:FUNCTION (imported from the current directory) or "
@@ -119,6 +133,9 @@ def check_settings(settings: Settings) -> None:
         raise UsageError(f"--batch must be >= 1, got {settings.batch}")
     if settings.directions is not None and settings.directions < 1:
         raise UsageError(f"--directions must be >= 1, got {settings.directions}")
+    if settings.labels and settings.cost not in (None, LABELS_COST):
+        raise UsageError(f"--labels fits only --cost {LABELS_COST} (class labels stand for "
+                         f"its one-hot targets), got --cost {settings.cost}")
     if settings.plot is not None:
         _check_plot_path(settings.plot)
     if settings.junit_xml is not None:
@@ -171,7 +188,8 @@ def chosen(settings: Settings) -> list[Config]:
     if settings.activations is not None:
         names = _parse_list(settings.activations, "--activations")
         activations = names[0] if len(names) == 1 else names
+    cost = LABELS_COST if settings.labels and settings.cost is None else settings.cost
     try:
-        return configs(sizes, activations, settings.cost)
+        return configs(sizes, activations, cost)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

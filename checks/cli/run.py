@@ -17,10 +17,11 @@ from typing import TextIO
 import numpy as np
 
 from backprop import Array, Network
+from backprop.costs import one_hot
 from checks.cli.load import Implementations, MalformedResult
 from checks.cli.parse import Settings, UsageError
 from checks.cli.progress import Progress, elements
-from checks.cli.sweep import Config, random_batch
+from checks.cli.sweep import Config, random_batch, random_labels
 from checks.netcheck.identity import identity_check
 from checks.network import Impl, check_network
 from checks.report import NOT_GIVEN, Block, Report
@@ -173,20 +174,24 @@ def run(networks: Sequence[Config], impls: Implementations, settings: Settings,
             progress.finished(k)
             checks.append(Check(label, net, report, time.perf_counter() - start))
             show(report)
+        if Y.ndim == 1:  # --labels: the identity check takes the targets they stand for
+            Y = one_hot(Y, net.sizes[-1], net.dtype)
         done.append(Checked(net, tuple(checks), identity_check(net, X, Y)))
     return Tally(tuple(done))
 
 
 def _network(config: Config, settings: Settings, seed: int) -> tuple[Network, Array, Array]:
-    """The network of config, drawn from seed, and its batch (the same seed)."""
+    """The network of config, drawn from seed, and its batch (the same seed): Y is
+    integer class labels (m,) under --labels."""
     sizes, activations, cost = config
     try:
         net = Network.random(sizes, activations=activations, cost=cost, seed=seed,
                              dtype=np.dtype(settings.dtype))
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    draw = random_labels if settings.labels else random_batch
     try:
-        X, Y = random_batch(net, settings.batch, seed)
+        X, Y = draw(net, settings.batch, seed)
     except ValueError as exc:  # numpy's "Maximum allowed dimension exceeded"
         raise UsageError(f"--batch {settings.batch}: {exc}") from None
     return net, X, Y
@@ -198,7 +203,8 @@ def _check(net: Network, X: Array, Y: Array, impl: Impl | str, settings: Setting
     its malformed result, on a built-in implementation a bug (raised as it is)."""
     try:
         return check_network(net, X, Y, impl=impl, method=settings.method,
-                             directions=settings.directions, seed=seed, progress=progress)
+                             directions=settings.directions, seed=seed, progress=progress,
+                             delta=settings.delta)
     except (TypeError, ValueError) as exc:
         if isinstance(impl, str):
             raise

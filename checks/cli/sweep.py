@@ -149,3 +149,11 @@ def random_batch(net: Network, m: int, seed: int) -> tuple[Array, Array]:
     X = rng.standard_normal((net.sizes[0], m))
     Y = net.cost_fn.sample_targets(rng.uniform(size=(net.sizes[-1], m)))
     return X.astype(net.dtype), Y.astype(net.dtype)
+
+
+def random_labels(net: Network, m: int, seed: int) -> tuple[Array, Array]:
+    """X as random_batch draws it and integer class labels (m,) in 0..n_L-1, uniform,
+    drawn after X from np.random.default_rng(seed): the batches of --labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((net.sizes[0], m))
+    return X.astype(net.dtype), rng.integers(0, net.sizes[-1], m)

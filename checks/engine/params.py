@@ -102,14 +102,30 @@ def grad_arrays(g: Any, layout: Layout, n: int) -> list[Any]:
     if not isinstance(g, Mapping):
         raise TypeError(f"grad must return a dict with the keys of params "
                         f"({', '.join(layout.keys)}), got {type(g).__name__}")
-    missing = [k for k in layout.keys if k not in g]
+    keys = grad_keys(g, layout.keys)
+    return [g[k] for k in keys]
+
+
+def grad_keys(g: Mapping[Any, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
+    """grad's key for each of params' keys: the same key, or "d" + key when grad's keys
+    are exactly those (Coursera's dW1 for W1) and none of them is also a key of params.
+    Any other mismatch is a ValueError naming params' key and the keys grad returned."""
+    prefixed = tuple("d" + k for k in keys)
+    if set(g) == set(prefixed) and not set(prefixed) & set(keys):
+        return prefixed
+    returned = ", ".join(repr(k) for k in g) or "none"
+    missing = [k for k in keys if k not in g]
     if missing:
-        raise ValueError(f"grad returned no gradient for params[{missing[0]!r}]")
-    extra = [k for k in g if k not in layout.keys]
+        hint = (f" (grad returned {'d' + missing[0]!r} for params[{missing[0]!r}]? name "
+                f"grad's keys after params' keys, or every one of them 'd' + the key)"
+                if "d" + missing[0] in g else "")
+        raise ValueError(f"grad returned no gradient for params[{missing[0]!r}]: grad's keys "
+                         f"are {returned}{hint}")
+    extra = [k for k in g if k not in keys]
     if extra:
         raise ValueError(f"grad returned a gradient for {extra[0]!r}, which is not a key "
-                         "of params")
-    return [g[k] for k in layout.keys]
+                         f"of params ({', '.join(repr(k) for k in keys)})")
+    return keys
 
 
 def check_grad(g: Any, layout: Layout, originals: list[Array]) -> tuple[
@@ -144,3 +160,11 @@ def check_directions(directions: Any) -> int | None:
     if directions < 1:
         raise ValueError(f"directions must be a positive integer or None, got {directions!r}")
     return int(directions)
+
+
+def check_progress(progress: Any) -> Any:
+    """progress: None or a callable progress(done, total)."""
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(done, total) or None, "
+                        f"got {type(progress).__name__}")
+    return progress

@@ -49,13 +49,18 @@ class Diagnosis:
     follows_from: Mapping[ArrayId, ArrayId] = field(default_factory=dict)
 
 
-def diagnose(model: Model, g: Gradients, blocks: Sequence[Block]) -> Diagnosis:
+def diagnose(model: Model, g: Gradients, blocks: Sequence[Block],
+             delta_of_mean: bool = False) -> Diagnosis:
     """The broken equations and the arrays that only follow from a wrong delta, in
-    backward order; empty when every block passed. Modifies nothing."""
+    backward order; empty when every block passed. Modifies nothing.
+
+    g.delta is per example (dC_x/dz); delta_of_mean: the blocks of delta are in units
+    of the batch mean cost (check_network's delta="mean")."""
     bad = {b.id: b for b in blocks if b.id is not None and not b.ok and b.method != NOT_GIVEN}
     if not bad:
         return Diagnosis()
     local = _Local(model, g, set(bad))
+    mean = _other_delta(blocks, model.ref.X.shape[1], delta_of_mean)
     findings: list[Finding] = []
     follows: dict[ArrayId, ArrayId] = {}
     for array in backward_order(model.ref.L):
@@ -66,10 +71,31 @@ def diagnose(model: Model, g: Gradients, blocks: Sequence[Block]) -> Diagnosis:
         if source is not None and local.holds(array):
             follows[array] = source
             continue
-        slips = _slip_lines(local, block, array)
+        slips = [mean] if mean and array.kind == "delta" else _slip_lines(local, block, array)
         findings.append(Finding(array, _root_line(local, block, array),
                                 "; ".join(slips) or None))
     return Diagnosis(tuple(findings), follows)
+
+
+def _other_delta(blocks: Sequence[Block], m: int, delta_of_mean: bool) -> str:
+    """The suggestion of the other check_network(delta=...) when every given delta is
+    off by exactly its factor, within tolerance (1/m: a delta of the mean cost checked
+    per example; m: the reverse), while every dW and db passed; else ""."""
+    deltas = [b for b in blocks if b.id is not None and b.id.kind == "delta"
+              and b.method != NOT_GIVEN]
+    rest = [b for b in blocks if b.id is not None and b.id.kind != "delta"]
+    if m < 2 or not deltas or not all(b.ok for b in rest):
+        return ""
+    factor = m if delta_of_mean else 1 / m
+    ratios = [_constant_ratio(b) for b in deltas]
+    if not all(c is not None and abs(c / factor - 1) <= 1e-6 for c in ratios):
+        return ""
+    if delta_of_mean:
+        return (f"your delta is the per-example δ, ∂C_x/∂z (m = {m} times ∂C/∂z of the "
+                "mean cost): check it with delta='per_example' (backprop-check without "
+                "--delta mean)")
+    return (f"your delta is ∂C/∂z of the mean cost (the per-example δ divided by m = {m}, "
+            "as CS231n's dscores): check it with delta='mean' (backprop-check --delta mean)")
 
 
 def _root_line(local: _Local, block: Block, array: ArrayId) -> str:

@@ -200,14 +200,21 @@ class Target:
     values: Array  # the perturbed quantity (z, b or W), for the finite-difference step
     row: Callable[[Array], tuple[Array, Array]]  # k -> (row of z[l], its change per unit)
     moves: Callable[[Array], Array]  # (K, *shape) directions -> (K, n_l, m) changes of z[l]
+    unit: float = 1.0  # the array in units of the derivatives of C_x: 1/m for delta of the mean
+    u: float = 0.0  # the unit roundoff of the division by m (the network's dtype's), if any
 
     @property
     def layer(self) -> int:
         return self.id.layer
 
 
-def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
-    """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4), in backward order."""
+def targets_of(model: Model, g: Gradients, l: int, delta_unit: float = 1.0) -> list[Target]:
+    """delta[l] (BP1 or BP2), db[l] (BP3), dW[l] (BP4), in backward order.
+
+    delta_unit: 1 for delta = dC_x/dz (per example), 1/m for delta = dC/dz of the batch
+    mean cost: its bound and tolerance are then divided by m, and so are its numerical
+    values (`in_units`).
+    """
     ref, E, tol = model.ref, model.E, model.tol
     m = ref.z[l].shape[1]
     n_prev = ref.a[l].shape[0]
@@ -220,6 +227,10 @@ def targets_of(model: Model, g: Gradients, l: int) -> list[Target]:
         return j, ref.a[l][i, :]
 
     def target(a: ArrayId) -> Target:
+        if a.kind == "delta" and delta_unit != 1:
+            return Target(a, a.of(g), E[a] * delta_unit, tol[a] * delta_unit, per_example=True,
+                          values=ref.z[l], row=ones, moves=lambda U: U, unit=delta_unit,
+                          u=ref.u)
         if a.kind == "delta":  # z[l][j, x] itself: each column its own cost C_x
             return Target(a, a.of(g), E[a], tol[a], per_example=True, values=ref.z[l],
                           row=ones, moves=lambda U: U)
@@ -294,8 +305,20 @@ def element_derivatives(model: Model, l: int, t: Target, method: Method,
     targets = element_targets(model, l, t, method.step(U64), method.complex_step, structured)
     numeric = numerical_derivatives(model, l, targets, K, method, per_example=t.per_example,
                                     advance=advance, tangents=tangents)
+    numeric = in_units(numeric, t)
     return Derivatives(numeric.value.reshape(shape), numeric.error.reshape(shape),
                        numeric.kinked.reshape(shape))
+
+
+def in_units(numeric: Derivatives, t: Target) -> Derivatives:
+    """The numerical derivatives of C_x in t's units: for delta of the mean cost (unit
+    1/m), value / m, and error / m plus the division's rounding, in the analytic side's
+    dtype (u) and the reference's (u64), |value| / m (u + u64). Unchanged for unit 1."""
+    if t.unit == 1:
+        return numeric
+    value = numeric.value * t.unit
+    return Derivatives(value, numeric.error * t.unit + (t.u + U64) * np.abs(value),
+                       numeric.kinked)
 
 
 # The one-sided derivatives at a kink, from C at 0, +-h/2, +-h and +-2h. A kink within
@@ -348,6 +371,9 @@ def at_kinks(model: Model, l: int, t: Target, kinked: Array, structured: bool) -
     full = np.zeros((5, *t.analytic.shape))  # rows ks of delta, elements ks of db and dW
     (full if per_example else full.reshape(5, -1))[:, ks] = (lo, hi, err, crossed, beyond)
     lo, hi, err, crossed, beyond = full
+    if t.unit != 1:  # delta of the mean cost: see in_units
+        lo, hi = lo * t.unit, hi * t.unit
+        err = err * t.unit + (t.u + U64) * np.maximum(np.abs(lo), np.abs(hi))
     value, tol = np.clip(t.analytic, lo, hi), t.tol + err
     inside = kinked & (np.abs(t.analytic - value) <= tol)
     finite = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(err)
@@ -425,8 +451,8 @@ def directional(model: Model, l: int, t: Target, method: Method, k: int,
         h = np.full((len(ks), shape[1]) if t.per_example else len(ks), h0 * h_scale)
         return None, dZ[ks] * h0 * h_scale, h
 
-    numeric = numerical_derivatives(model, l, targets, k, method, per_example=t.per_example,
-                                    tangents=tangents)
+    numeric = in_units(numerical_derivatives(model, l, targets, k, method,
+                                             per_example=t.per_example, tangents=tangents), t)
     axes = (1,) if t.per_example else (1, 2)
     analytic = np.sum(t.analytic * U, axis=axes)
     tol = (np.sum(t.tol * np.abs(U), axis=axes)
@@ -461,7 +487,8 @@ def forward_tangents(model: Model, method: Method) -> Locals | None:
 def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int | None = None,
                  rng: np.random.Generator | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 structured: bool = True, tangents: bool = True) -> list[Block]:
+                 structured: bool = True, tangents: bool = True,
+                 delta_unit: float = 1.0) -> list[Block]:
     """One Block per array, in backprop order: delta[L-1], db[L-1], dW[L-1], delta[L-2], ...
 
     g: the gradients under test, float64 (check_network casts them once).
@@ -471,11 +498,12 @@ def check_arrays(model: Model, g: Gradients, method: Method, *, directions: int 
     is called as elements are checked (a row of delta at a time, or a chunk).
     tangents: with the complex step, Im C from forward tangents (checks.netcheck.tangent);
     False evaluates the network in complex arithmetic for every perturbation.
+    delta_unit: 1/m when g.delta is dC/dz of the batch mean cost (see targets_of).
     """
     blocks: list[Block] = []
     L = model.ref.L
     local = forward_tangents(model, method) if tangents else None
-    targets = [targets_of(model, g, l) for l in range(L - 1, -1, -1)]
+    targets = [targets_of(model, g, l, delta_unit) for l in range(L - 1, -1, -1)]
     total = sum(t.analytic.size for per_layer in targets for t in per_layer)
     done = 0
 

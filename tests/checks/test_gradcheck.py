@@ -391,3 +391,51 @@ def test_bad_named_params_raise_an_error_naming_the_argument(call, exc, message)
     with pytest.raises(exc) as info:
         call()
     assert message in str(info.value)
+
+
+def coursera_params() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=(3, 1))}
+
+
+def coursera_cost(p: dict[str, np.ndarray]) -> Any:
+    return np.sum(np.tanh(p["W1"] @ np.ones((2, 1)) + p["b1"]) ** 2)
+
+
+def coursera_grads(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Coursera's naming: the gradient of W1 is grads["dW1"]."""
+    a = np.tanh(p["W1"] @ np.ones((2, 1)) + p["b1"])
+    dz = 2 * a * (1 - a ** 2)
+    return {"dW1": dz @ np.ones((1, 2)), "db1": dz}
+
+
+def test_grads_keyed_d_plus_the_params_key_are_accepted_and_reported_by_params_keys():
+    report = gradcheck(coursera_cost, coursera_grads, coursera_params())
+    assert report.ok, str(report)
+    assert [b.name for b in report.blocks] == ["W1", "b1"]
+
+
+@pytest.mark.parametrize(("grads", "message"), [
+    (lambda g: {"dW1": g["dW1"], "b1": g["db1"]},
+     "grad returned no gradient for params['W1']: grad's keys are 'dW1', 'b1' (grad returned "
+     "'dW1' for params['W1']?"),
+    (lambda g: {"W1": g["dW1"]},
+     "grad returned no gradient for params['b1']: grad's keys are 'W1'$"),
+    (lambda g: {**g, "dW2": g["dW1"]},
+     "grad returned no gradient for params['W1']: grad's keys are 'dW1', 'db1', 'dW2' (grad "
+     "returned 'dW1' for params['W1']?"),
+])
+def test_mismatched_grad_keys_name_the_params_key_grads_keys_and_a_d_prefix(grads, message):
+    with pytest.raises(ValueError) as info:
+        gradcheck(coursera_cost, lambda p: grads(coursera_grads(p)), coursera_params())
+    if message.endswith("$"):
+        assert str(info.value) == message[:-1]
+    else:
+        assert message in str(info.value)
+
+
+def test_d_prefixed_keys_are_not_read_when_params_has_such_a_key_too():
+    params = {"W": np.ones(2), "dW": np.ones(2)}
+    with pytest.raises(ValueError, match=r"grad returned no gradient for params\['W'\]"):
+        gradcheck(lambda p: np.sum(p["W"] * p["dW"]),
+                  lambda p: {"dW": p["dW"], "ddW": p["W"]}, params)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from backprop import COSTS, Gradients, Network, derivation, vectorized
 from backprop.slips import BY_NAME, plant
-from checks import check_network, per_example
+from checks import assert_network, check_network, per_example
 from checks.strategies import batches, networks
 
 
@@ -263,3 +263,113 @@ def test_a_1e_3_error_well_above_the_flush_floor_is_still_caught(seed):
     target[index] *= 1 + 1e-3
     report = check_network(net, X, Y, impl=lambda *_: Gradients(**arrays))
     assert not report.ok and [e.index for e in report.mismatches] == [tuple(map(int, index))]
+
+
+def cs231n_style(net, X, y):
+    """A softmax classifier's backprop as CS231n writes it: integer labels y (m,), tanh
+    hidden layers, dscores = (probs - one_hot(y)) / N, so that every delta is dC/dz of the
+    batch mean cost and dW, db take no further 1/N."""
+    assert y.shape == (X.shape[1],) and y.dtype.kind == "i", "written for integer labels"
+    a = [X]
+    for l, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        z = W @ a[-1] + b
+        if l < net.L - 1:
+            a.append(np.tanh(z))
+        else:
+            e = np.exp(z - z.max(axis=0))
+            a.append(e / e.sum(axis=0))
+    N = X.shape[1]
+    dscores = a[-1].copy()
+    dscores[y, np.arange(N)] -= 1
+    dscores /= N
+    delta = [dscores]
+    for l in range(net.L - 2, -1, -1):
+        delta.insert(0, (net.weights[l + 1].T @ delta[0]) * (1 - a[l + 1] ** 2))
+    return Gradients(delta=delta, dW=[d @ a[l].T for l, d in enumerate(delta)],
+                     db=[d.sum(axis=1, keepdims=True) for d in delta])
+
+
+def softmax_classifier(seed=0, m=4):
+    rng = np.random.default_rng(seed)
+    net = Network.random([3, 5, 4, 3], ["tanh", "tanh", "softmax"],
+                         "categorical_cross_entropy", seed=seed)
+    return net, rng.standard_normal((3, m)), rng.integers(0, 3, m)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_cs231n_style_backprop_with_labels_and_the_mean_delta_passes(seed):
+    net, X, y = softmax_classifier(seed)
+    report = check_network(net, X, y, impl=cs231n_style, delta="mean")
+    assert report.ok, str(report)
+    assert report.title.endswith("(delta of the mean cost)")
+    assert assert_network(net, X, y, impl=cs231n_style, delta="mean").ok
+    with pytest.raises(AssertionError, match="check it with delta='mean'"):
+        assert_network(net, X, y, impl=cs231n_style)
+
+
+def test_a_delta_of_the_mean_cost_is_named_with_the_option_that_checks_it():
+    net, X, y = softmax_classifier(m=4)
+    report = check_network(net, X, y, impl=cs231n_style)
+    assert not report.ok
+    assert all(b.ok for b in report.blocks if b.equation in ("BP3", "BP4")), str(report)
+    assert ("your delta is ∂C/∂z of the mean cost (the per-example δ divided by m = 4, as "
+            "CS231n's dscores): check it with delta='mean' (backprop-check --delta mean)"
+            in str(report)), str(report)
+
+
+def test_the_mean_delta_is_not_suggested_when_dW_is_wrong_too():
+    net, X, y = softmax_classifier()
+
+    def also_dW_wrong(net, X, y):
+        g = cs231n_style(net, X, y)
+        return Gradients(g.delta, [2 * w for w in g.dW], g.db)
+
+    assert "delta='mean'" not in str(check_network(net, X, y, impl=also_dW_wrong))
+
+
+def test_the_tolerance_of_the_mean_delta_is_divided_by_m():
+    """An error of 0.6 of the per-example tolerance is 2.4 of the mean delta's (m = 4)."""
+    net, X, y = softmax_classifier(m=4)
+    tol = check_network(net, X, y).blocks[0].tolerance
+    assert tol is not None
+
+    def off(net, X, y):
+        g = cs231n_style(net, X, y)
+        g.delta[-1][1, 2] += 0.6 * tol[1, 2]
+        return g
+
+    report = check_network(net, X, y, impl=off, delta="mean")
+    assert [(b.name, [e.index for e in b.mismatches]) for b in report.blocks if not b.ok] == [
+        ("delta[2]", [(1, 2)])], str(report)
+
+
+def test_labels_reach_the_users_code_as_given_and_ours_one_hot():
+    net, X, y = softmax_classifier()
+    seen = []
+
+    def mine(net, X, Y):
+        seen.append(Y)
+        return vectorized.backprop(net, X, np.eye(3)[:, Y])
+
+    assert check_network(net, X, y, impl=mine).ok
+    assert check_network(net, X, list(y), impl="loop").ok
+    assert check_network(net, X, y, impl=per_example(
+        lambda net, x, y1: nielsen_softmax(net, x, y1))).ok
+    np.testing.assert_array_equal(seen[0], y)
+    assert seen[0].dtype == y.dtype
+
+
+def nielsen_softmax(net, x, label):
+    """One example's (nabla_b, nabla_w) from its label, shape (1,)."""
+    assert label.shape == (1,)
+    g = vectorized.backprop(net, x, np.eye(net.sizes[-1])[:, label])
+    return g.db, g.dW
+
+
+def test_a_per_example_delta_checked_as_the_mean_one_is_named_too():
+    net, X, y = softmax_classifier(m=4)
+    report = check_network(net, X, y, delta="mean")
+    assert not report.ok
+    assert ("your delta is the per-example δ, ∂C_x/∂z (m = 4 times ∂C/∂z of the mean cost): "
+            "check it with delta='per_example' (backprop-check without --delta mean)"
+            in str(report)), str(report)

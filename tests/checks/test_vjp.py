@@ -149,3 +149,10 @@ def test_a_wrong_input_element_is_traced_to_the_outputs_it_sits_in():
     text = str(report)
     assert "x: the error at x[2, 1] sits in output f[2, 0] (of 12)" in text, text
     assert text.count("x: only one element is wrong, [2, 1]") == 1, text
+
+
+def test_cs231n_grads_dx_dw_db_are_read_as_the_gradients_of_x_w_b():
+    report = check_vjp(forward, lambda p, dout: {"d" + k: v for k, v in backward(p, dout).items()},
+                       affine(0))
+    assert report.ok, str(report)
+    assert [b.name for b in report.blocks[:3]] == ["x", "w", "b"]

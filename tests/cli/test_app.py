@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,45 @@ def test_a_reader_that_stops_early_leaves_no_traceback_and_the_verdict(tmp_path)
         err = process.stderr.read().decode()
         assert process.wait() == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception" not in err, err
+
+
+CS231N = """
+    import numpy as np
+    from backprop import Gradients
+
+    def backprop(net, X, y):
+        '''CS231n's shape: integer labels y, dscores already divided by N.'''
+        assert y.shape == (X.shape[1],) and y.dtype.kind == "i"
+        a = [X]
+        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+            z = W @ a[-1] + b
+            a.append(np.tanh(z) if l < net.L - 1 else np.exp(z) / np.exp(z).sum(axis=0))
+        N = X.shape[1]
+        dscores = a[-1].copy()
+        dscores[y, np.arange(N)] -= 1
+        dscores /= N
+        delta = [dscores]
+        for l in range(net.L - 2, -1, -1):
+            delta.insert(0, (net.weights[l + 1].T @ delta[0]) * (1 - a[l + 1] ** 2))
+        return Gradients(delta, [d @ a[l].T for l, d in enumerate(delta)],
+                         [d.sum(axis=1, keepdims=True) for d in delta])
+"""
+
+
+def test_a_cs231n_style_backprop_verifies_with_labels_and_delta_mean(tmp_path, capsys,
+                                                                     monkeypatch):
+    """Run as a user runs it (a scratch directory, the installed command); without
+    --delta mean, the report says that option is what the code needs."""
+    (tmp_path / "cs231n.py").write_text(textwrap.dedent(CS231N))
+    argv = ["--sizes", "3,4,3", "--activations", "tanh", "--labels", "--batch", "3",
+            "--impl", "cs231n:backprop"]
+    command = str(Path(sys.executable).with_name("backprop-check"))
+    result = subprocess.run([command, *argv, "--delta", "mean"], cwd=tmp_path,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(delta of the mean cost): OK" in result.stdout
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "check it with delta='mean' (backprop-check --delta mean)" in out, out
+    assert "BP3 at layer" not in out and "BP4 at layer" not in out, out  # dW, db right

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from checks.cli import main
+from checks.cli.parse import build_parser, chosen, parse
 
 
 @pytest.mark.parametrize("argv", [["--batch", "0"], ["--sizes", "3,x,2"], ["--cost", "nope"],
@@ -92,8 +93,33 @@ def test_help_says_what_each_option_does_and_each_exit_status(capsys):
     options = text.partition("options:")[2]
     for option, says in [("--dtype", "(default float64)"), ("--seed", "seed + k (default 0)"),
                          ("--method", "default auto"), ("--impl", "PATH/TO/FILE.py:FUNCTION")]:
-        assert says in options.partition(option + " ")[2].partition(" --")[0], option
+        # the option's own entry: other entries may name it too (--labels names --impl)
+        entries = [e.partition(" --")[0] for e in options.split(option + " ")[1:]]
+        assert any(says in e for e in entries), option
     for status in ("0 verified", "1 a mismatch (non-finite gradients included)",
                    "2 bad usage", "3 your code failed", "4 an internal error of backprop-check",
                    "130 interrupted"):
         assert status in text, status
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--labels", "--cost", "quadratic"], "--labels fits only --cost categorical_cross_entropy "
+     "(class labels stand for its one-hot targets), got --cost quadratic"),
+    (["--delta", "sum"], "argument --delta: invalid choice: 'sum'"),
+])
+def test_labels_with_another_cost_and_an_unknown_delta_exit_2_naming_them(argv, fragment,
+                                                                          capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "usage: backprop-check" in err, err
+
+
+def test_labels_narrow_the_sweep_to_the_cost_that_takes_them():
+    parser = build_parser()
+    with_labels = chosen(parse(parser, ["--labels"]))
+    assert with_labels == chosen(parse(parser, ["--cost", "categorical_cross_entropy"]))
+    assert with_labels and {cost for _, _, cost in with_labels} == {"categorical_cross_entropy"}
+    assert chosen(parse(parser, ["--labels", "--activations", "tanh"])) == chosen(
+        parse(parser, ["--activations", "tanh", "--cost", "categorical_cross_entropy"]))

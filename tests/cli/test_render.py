@@ -79,8 +79,8 @@ def test_json_has_the_shape_documented_in_the_cli_docstring(tmp_path, capsys, mo
     assert set(data) == {"schema", "ok", "settings", "equations", "reports", "non_finite"}
     assert data["schema"] == 2 and data["ok"] is False and data["non_finite"] == []
     assert set(data["settings"]) == {"sizes", "activations", "cost", "batch", "dtype", "seed",
-                                     "method", "directions", "impl", "json", "plot",
-                                     "junit_xml"}
+                                     "method", "directions", "delta", "labels", "impl",
+                                     "json", "plot", "junit_xml"}
     assert all(set(row) == EQUATION_KEYS for row in data["equations"].values())
     assert len(data["equations"]["BP4"]["failures"]) == 3 * 4 + 4 * 2  # all of dW doubled
     (report,) = data["reports"]
