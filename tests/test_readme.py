@@ -15,7 +15,9 @@ from tools.readme_samples import refresh, samples
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+# The README's page of other code shapes: its examples are held to the same standard.
+SHAPES = (ROOT / "docs" / "code-shapes.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```python\n(.*?)```", README + SHAPES, flags=re.DOTALL)
 # A block whose first line is `# NAME.py` is a module the others import; the rest are programs.
 MODULES = {m[1]: b for b in BLOCKS if (m := re.match(r"# (\w+)\.py\b", b))}
 PROGRAMS = [b for b in BLOCKS if not re.match(r"# (\w+)\.py\b", b)]
@@ -64,15 +66,16 @@ def test_the_nielsen_style_example_checks_out(nielsen):
 
 
 def test_the_readme_command_sweeps_the_nielsen_style_backprop(nielsen, capsys):
-    command = re.search(r"`backprop-check --impl\s+nielsen_backprop:batch ([^`]*)`", README)
-    assert command is not None, "README no longer shows the per-example command"
+    command = re.search(r"`backprop-check\s+--impl\s+nielsen_backprop:batch ([^`]*)`", SHAPES)
+    assert command is not None, "docs/code-shapes.md no longer shows the per-example command"
     argv = ["--impl", "nielsen_backprop:batch", *command.group(1).split()]
     assert main(argv) == 0, capsys.readouterr().out
 
 
 def _where(program: str) -> str:
-    """README.md:LINE of a python block, to name its test."""
-    return f"README.md:{README[:README.index(program)].count(chr(10))}"
+    """README.md:LINE (or docs/code-shapes.md:LINE) of a python block, to name its test."""
+    page, text = ("README.md", README) if program in README else ("code-shapes.md", SHAPES)
+    return f"{page}:{text[:text.index(program)].count(chr(10))}"
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=[_where(p) for p in PROGRAMS])
@@ -169,3 +172,15 @@ def test_api_states_the_default_ulps_of_the_code():
     assert entry is not None
     assert f"default\n  {ULPS} " in entry[1] or f"default {ULPS} " in entry[1], entry[1]
     assert "checker.md#your-arithmetic-ulps-and-flush-to-zero" in entry[1]
+
+
+def test_the_sample_tool_keeps_the_lines_asked_for_and_marks_the_cuts():
+    text = ("<!-- sample: backprop-check --sizes 3,2 --activations sigmoid --cost quadratic "
+            "--impl vectorized | lines=-1: -->\n```\nold output\n```\n")
+    new, stale = refresh(text)
+    assert stale and new.split("-->\n```\n")[1] == "[...]\nverified: every element within " \
+        "its error-model tolerance\n```\n", new
+    text = text.replace("lines=-1:", "lines=:1")
+    body = refresh(text)[0].split("-->\n```\n")[1]
+    assert body.startswith("check_network(vectorized.backprop) Network(sizes=[3, 2]") and \
+        body.endswith("\n[...]\n```\n") and body.count("\n") == 3, body

@@ -14,7 +14,10 @@ in `| module=NAME` first writes the README's python block that starts with
 `# NAME.py` into a fresh temporary folder and runs the command there, so that
 `--impl NAME:FUNCTION` imports the README's own code; `| module=NAME replace=OLD,NEW`
 writes it with the text OLD replaced by NEW (no spaces in either): a slip
-planted in the README's own example, for a sample of a failing report.
+planted in the README's own example, for a sample of a failing report;
+`| lines=A:B` keeps lines A to B of the output (a Python slice: `lines=:20`,
+`lines=-9:`), each cut marked by a line `[...]`, for a long output whose
+point is one part of it.
 
     python tools/readme_samples.py            # rewrite README.md in place
     python tools/readme_samples.py --check    # list the stale samples; exit 1 if any
@@ -53,15 +56,17 @@ class Sample:
     argv: list[str]
     module: str | None
     replace: tuple[str, str] | None
+    lines: slice  # the lines of the output shown
     start: int  # offsets of the block's body in the README text
     end: int
     body: str
 
 
-def parse(spec: str) -> tuple[list[str], str | None, tuple[str, str] | None]:
-    """`backprop-check ARGS | module=NAME replace=OLD,NEW` -> (ARGS, NAME, (OLD, NEW))."""
+def parse(spec: str) -> tuple[list[str], str | None, tuple[str, str] | None, slice]:
+    """`backprop-check ARGS | module=NAME replace=OLD,NEW lines=A:B` -> (ARGS, NAME,
+    (OLD, NEW), slice(A, B))."""
     command, _, options = spec.partition("|")
-    module, replace = None, None
+    module, replace, lines = None, None, slice(None)
     for option in options.split():
         key, _, value = option.partition("=")
         if key == "module" and value:
@@ -69,13 +74,16 @@ def parse(spec: str) -> tuple[list[str], str | None, tuple[str, str] | None]:
         elif key == "replace" and value.count(",") == 1:
             old, new = value.split(",")
             replace = (old, new)
+        elif key == "lines" and re.fullmatch(r"-?\d*:-?\d*", value):
+            start, stop = (int(v) if v else None for v in value.split(":"))
+            lines = slice(start, stop)
         else:
             raise ValueError(f"sample {spec!r}: unknown option {option!r}, expected "
-                             "module=NAME or replace=OLD,NEW")
+                             "module=NAME, replace=OLD,NEW or lines=A:B")
     words = shlex.split(command)
     for program in PROGRAMS:
         if words[: len(program)] == program:
-            return words[len(program):], module, replace
+            return words[len(program):], module, replace, lines
     raise ValueError(f"sample {spec!r}: the command must start with backprop-check "
                      "or python -m checks")
 
@@ -84,8 +92,8 @@ def samples(text: str) -> list[Sample]:
     """Every marked sample of text, in order."""
     found = []
     for match in SAMPLE.finditer(text):
-        argv, module, replace = parse(match["spec"])
-        found.append(Sample(match["spec"], argv, module, replace, match.start("body"),
+        argv, module, replace, lines = parse(match["spec"])
+        found.append(Sample(match["spec"], argv, module, replace, lines, match.start("body"),
                             match.end("body"), match["body"]))
     return found
 
@@ -129,7 +137,15 @@ def output(sample: Sample, text: str) -> str:
                 sys.modules.pop(sample.module, None)
     if status not in (0, 1):
         raise ValueError(f"sample {sample.spec!r}: the command exited with status {status}")
-    return out.getvalue().rstrip("\n") + "\n"
+    return "".join(f"{line}\n" for line in shown(out.getvalue().rstrip("\n").split("\n"),
+                                                 sample.lines))
+
+
+def shown(lines: list[str], part: slice) -> list[str]:
+    """lines[part], with a line `[...]` where lines were cut before or after it."""
+    start, stop, _ = part.indices(len(lines))
+    return (["[...]"] if start > 0 else []) + lines[start:stop] + (
+        ["[...]"] if stop < len(lines) else [])
 
 
 def refresh(text: str) -> tuple[str, list[str]]:
