@@ -1,7 +1,9 @@
-"""Hypothesis profiles: `dev` (default, fast), `ci` (more examples, derandomized), `mutation`.
+"""Hypothesis profiles: `dev` (default, fast), `ci` (more examples), `mutation`; all derandomized.
 
-Choose with HYPOTHESIS_PROFILE=ci (or mutation). `--hypothesis-seed=N` makes the
-run depend on N: see pytest_configure.
+Choose with HYPOTHESIS_PROFILE=ci (or mutation). Derandomized: a plain `pytest`
+tests the same examples on every run, so its verdict depends on the code alone.
+New examples come from `--hypothesis-seed=N`, which makes the run depend on N: see
+pytest_configure (and tools/flaky_loop.py --seeds).
 """
 
 import os
@@ -10,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "dev", max_examples=25, deadline=None, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "ci",
@@ -31,7 +34,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def pytest_configure(config: pytest.Config) -> None:
     """With --hypothesis-seed, load `<profile>-seeded`: the profile without derandomize.
 
-    A derandomized profile (ci) draws each test's examples from a seed derived
+    A derandomized profile (every one here) draws each test's examples from a seed derived
     from the test's name and silently ignores --hypothesis-seed. The seeded
     variant keeps every other setting (ci keeps its example counts and the
     10,000-case sweep) and drops the example database, so one seed's failures

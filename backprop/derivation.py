@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from backprop._types import Array
 from backprop.activations import Activation
 from backprop.arrays import ArrayId
+from backprop.blas import sgemv_invalid_ignored
 from backprop.costs import Cost
 from backprop.network import Gradients
 
@@ -171,18 +172,19 @@ def backprop(W: Sequence[Array], b: Sequence[Array], sigma: Sequence[Activation]
              cost_fn: Cost, X: Array, Y: Array, steps: Steps = CORRECT,
              rounding: Rounding = exact) -> Gradients:
     """delta, dW and db of C = mean_x C_x for X (n_0, m), Y (n_L, m), step by step."""
-    z: list[Array] = []
-    a: list[Array] = [X]
-    for l, (W_l, b_l, sigma_l) in enumerate(zip(W, b, sigma, strict=True)):
-        z.append(rounding("z", l, W_l @ a[l] + b_l))
-        a.append(rounding("a", l, sigma_l.sigma(z[l])))
-    p = Pass(W, sigma, cost_fn, Y, z, a, steps, rounding)
-    L = p.L
-    delta = [steps.bp1(p)] * L
-    for l in range(L - 2, -1, -1):
-        delta[l] = steps.bp2(p, l, delta[l + 1])
-    dW, db = [], []
-    for l in range(L):
-        dW.append(steps.bp4(p, l, delta[l]))
-        db.append(steps.bp3(p, l, delta[l]))
-    return Gradients(delta=delta, dW=dW, db=db)
+    with sgemv_invalid_ignored(X.dtype):  # OpenBLAS's false flag: see backprop.blas
+        z: list[Array] = []
+        a: list[Array] = [X]
+        for l, (W_l, b_l, sigma_l) in enumerate(zip(W, b, sigma, strict=True)):
+            z.append(rounding("z", l, W_l @ a[l] + b_l))
+            a.append(rounding("a", l, sigma_l.sigma(z[l])))
+        p = Pass(W, sigma, cost_fn, Y, z, a, steps, rounding)
+        L = p.L
+        delta = [steps.bp1(p)] * L
+        for l in range(L - 2, -1, -1):
+            delta[l] = steps.bp2(p, l, delta[l + 1])
+        dW, db = [], []
+        for l in range(L):
+            dW.append(steps.bp4(p, l, delta[l]))
+            db.append(steps.bp3(p, l, delta[l]))
+        return Gradients(delta=delta, dW=dW, db=db)

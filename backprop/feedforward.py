@@ -15,6 +15,7 @@ import numpy as np
 
 from backprop._types import Array
 from backprop.activations import Activation
+from backprop.blas import sgemv_invalid_ignored
 from backprop.costs import Cost
 from backprop.inputs import check_X, check_XY
 from backprop.network import Network, Trace
@@ -49,11 +50,13 @@ def per_example_cost(cost_fn: Cost, z_L: Array, a_L: Array | Callable[[Array], A
 def forward(net: Network, X: Any) -> Trace:
     """The forward pass over a batch: trace.z[l] (n_{l+1}, m), trace.a[0] is X."""
     X = check_X(net, X)
-    return forward_arrays(net.weights, net.biases, net.sigma, X)
+    with sgemv_invalid_ignored(net.dtype):  # OpenBLAS's false flag: see backprop.blas
+        return forward_arrays(net.weights, net.biases, net.sigma, X)
 
 
 def cost(net: Network, X: Any, Y: Any) -> float:
     """C = (1/m) sum_x C_x: the mean of the per-example costs over the batch."""
     X, Y = check_XY(net, X, Y)
-    trace = forward_arrays(net.weights, net.biases, net.sigma, X)
+    with sgemv_invalid_ignored(net.dtype):  # OpenBLAS's false flag: see backprop.blas
+        trace = forward_arrays(net.weights, net.biases, net.sigma, X)
     return float(np.mean(per_example_cost(net.cost_fn, trace.z[-1], trace.a[-1], Y)))

@@ -32,6 +32,7 @@ import numpy as np
 
 from backprop._types import Array
 from backprop.activations import Activation
+from backprop.blas import sgemv_invalid_ignored
 from backprop.costs import Cost
 from backprop.inputs import check_XY
 from backprop.network import Gradients, Network, Trace
@@ -157,5 +158,6 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
     """
     X, Y = check_XY(net, X, Y)
     g, a = allocate(net.sizes, X.shape[1], net.dtype)
-    trace = forward_in_place(net.weights, net.biases, net.sigma, X, z=g.delta, a_out=a)
-    return backprop_in_place(net.weights, net.sigma, net.cost_fn, trace, Y, g)
+    with sgemv_invalid_ignored(net.dtype):  # OpenBLAS's false flag: see backprop.blas
+        trace = forward_in_place(net.weights, net.biases, net.sigma, X, z=g.delta, a_out=a)
+        return backprop_in_place(net.weights, net.sigma, net.cost_fn, trace, Y, g)
