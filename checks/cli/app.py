@@ -97,7 +97,9 @@ where the numerical derivative is exactly 0). Its verdict is "verified", "k
 MISMATCHED" (with "(follow from BP1)" when those mismatches are only consequences
 of a broken BP1 or BP2 upstream, "(j follow from BP1)" when some are), or "not
 given" for arrays the implementation did not return ("verified (2 not given)"
-when some were returned and some not).
+when some were returned and some not; a row with none given shows "-" for its
+numbers, and the last line says "verified: every element given ... (not given:
+...)"). A worst error of inf or nan is a value the implementation returned.
 
 A failing sweep lists each failing network with its first broken equations,
 unless the failures coincide with a part of the sweep: when every network that

@@ -34,6 +34,8 @@ JSON_SCHEMA = 2
 # Under a table whose rel. error (|analytic − numeric| / |numeric| at the worst element) is inf.
 ZERO_LEGEND = ("rel. error inf: the numerical derivative is exactly 0 there (a relu unit "
                "that is off, say) and yours is not")
+# Under a table whose worst error is inf or nan: the gradient itself is not finite.
+NONFINITE_LEGEND = "worst error inf or nan: a value your code returned is inf or NaN"
 FAILED_SHOWN = 10  # failing checks of a sweep summarised under the table
 
 
@@ -103,22 +105,36 @@ def table(tally: Tally, *, impls: Sequence[str], settings: Settings) -> str:
     ]
     for name in order:
         r = rows[name]
-        lines.append(
-            f"{labels[name]:<{w}} {r.arrays:>6} {methods[name]:<{w_method}} "
-            f"{r.worst_ratio:>13.2g} {r.worst_error:>11.2e} {r.worst_relative:>11.2g} "
-            f"{r.checked:>8} {r.skipped:>8}  {verdict(r)}")
+        # A row of arrays none of which was given has no numbers: dashes, not zeros.
+        numbers = (f"{r.worst_ratio:>13.2g} {r.worst_error:>11.2e} {r.worst_relative:>11.2g}"
+                   if r.arrays else f"{'-':>13} {'-':>11} {'-':>11}")
+        lines.append(f"{labels[name]:<{w}} {r.arrays:>6} {methods[name]:<{w_method}} "
+                     f"{numbers} {r.checked:>8} {r.skipped:>8}  {verdict(r)}")
     if SIMPLIFIED in rows or IDENTITY in rows:
         lines.append(LEGEND)
-    if any(r.worst_relative == float("inf") for r in rows.values()):
+    if any(r.worst_relative == math.inf and math.isfinite(r.worst_error) for r in rows.values()):
         lines.append(ZERO_LEGEND)
+    if any(not math.isfinite(r.worst_error) for r in rows.values()):
+        lines.append(NONFINITE_LEGEND)
     failures = [f for r in rows.values() for f in r.failures]
     failed = [c for c in tally.checks if not c.report.ok] if networks > 1 else []
     if failed:
         lines.extend(_failed_lines(failed, explanation(tally, settings)))
     lines.append("")
-    lines.append("verified: every element within its error-model tolerance"
-                 if not failures else "FAILED")
+    lines.append(_verdict_line(failures, [labels[name] for name in order
+                                          if not rows[name].arrays or rows[name].not_given]))
     return "\n".join(lines)
+
+
+def _verdict_line(failures: Sequence[str], not_given: Sequence[str]) -> str:
+    """The run's last line: FAILED, or verified, saying which rows had arrays not given
+    (checked only through the equations that use them)."""
+    if failures:
+        return "FAILED"
+    if not_given:
+        return ("verified: every element given within its error-model tolerance (not given: "
+                f"{', '.join(not_given)})")
+    return "verified: every element within its error-model tolerance"
 
 
 def json_object(tally: Tally, settings: Settings,

@@ -34,8 +34,10 @@ def identity_check(net: Network, X: Array, Y: Array) -> Report | None:
     simple = cost_fn.delta(a, Y64)
     general = general_output_delta(Pass(ref.W, net.sigma, cost_fn, Y64, ref.z, ref.a))
     # Both are computed in float64; the general form divides by a(1 - a) (or a),
-    # whose rounding is relative to 1/a: allow 64 u on that scale.
-    scale = (np.abs(a) + np.abs(Y64)) / np.minimum(np.abs(a), np.abs(1 - a))
+    # whose rounding is relative to 1/a: allow 64 u on that scale. a is exactly 0 or 1
+    # in a one-unit softmax (always 1) or a saturated unit: tiny keeps that scale finite.
+    tiny = np.finfo(np.float64).tiny
+    scale = (np.abs(a) + np.abs(Y64)) / np.maximum(np.minimum(np.abs(a), np.abs(1 - a)), tiny)
     tol = 64 * np.finfo(np.float64).eps * scale
     block = compare("a-y=BP1", "delta[L-1]", net.L - 1, "exact", simple, general, tol,
                     np.zeros(simple.shape, dtype=bool), INDEX_NAMES["delta"])

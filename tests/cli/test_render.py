@@ -161,7 +161,7 @@ def _rows(out):
     for line in table[start + 1:]:
         if not line.startswith(("BP", "a − y")):
             break
-        number = r" +(\S*\d\S*|inf|nan)"
+        number = r" +(\S*\d\S*|inf|nan|-)"
         row = re.fullmatch(rf"(.+?) {{2,}}(\d+) (.+?){number * 3} +(\d+) +(\d+)  (.+)", line)
         assert row is not None, line
         rows[row[1]] = list(row.groups()[1:])
@@ -179,10 +179,30 @@ def test_rows_of_arrays_not_given_say_so_instead_of_verified(tmp_path, capsys, m
     """)
     assert main(["--activations", "tanh", "--cost", "quadratic", "--impl",
                  "somedelta:backprop"]) == 0
-    rows = _rows(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    rows = _rows(out)
     assert rows["BP1"][0] == "1" and rows["BP1"][-1] == "verified (2 not given)"
     assert rows["BP2"][0] == "0" and rows["BP2"][-1] == "not given"
+    assert rows["BP2"][2:5] == ["-", "-", "-"], rows["BP2"]  # no numbers, not zeros
     assert rows["BP4"][-1] == "verified"
+    assert out.rstrip().splitlines()[-1] == (
+        "verified: every element given within its error-model tolerance (not given: BP1, BP2)")
+
+
+def test_an_inf_gradient_is_told_apart_from_a_zero_numerical_derivative(
+        tmp_path, capsys, monkeypatch):
+    user_module(tmp_path, monkeypatch, "infdw", """
+        from backprop import vectorized
+
+        def backprop(net, X, Y):
+            g = vectorized.backprop(net, X, Y)
+            g.dW[0][0, 0] = float("inf")
+            return g
+    """)
+    assert main(["--sizes", "3,2", "--activations", "sigmoid", "--cost", "quadratic",
+                 "--impl", "infdw:backprop"]) == 1
+    out = capsys.readouterr().out
+    assert render.NONFINITE_LEGEND in out and render.ZERO_LEGEND not in out, out
 
 
 def test_rows_wrong_only_because_of_a_broken_bp1_say_they_follow_from_it(

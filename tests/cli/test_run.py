@@ -39,3 +39,10 @@ def test_directions_still_names_the_element_of_a_planted_bug(tmp_path, capsys, m
     method = {line.split()[0]: line.split()[2] for line in table if line.startswith("BP")}
     assert method == {"BP1": "complex_step/dir", "BP2": "complex_step/dir",
                       "BP3": "complex_step/dir", "BP4": "complex_step"}
+
+
+def test_a_one_unit_softmax_is_checked_without_a_warning_from_the_identity_check(capsys):
+    """Its a is exactly 1, so the identity check's rounding scale divided by 1 - a = 0
+    (a RuntimeWarning from the checker's own code, an error under -W error)."""
+    assert main(["--sizes", "3,1", "--activations", "softmax", "--cost",
+                 "categorical_cross_entropy"]) == 0, capsys.readouterr().out
