@@ -104,7 +104,8 @@ numbers, and the last line says "verified: every element given ... (not given:
 A failing sweep lists each failing network with its first broken equations,
 unless the failures coincide with a part of the sweep: when every network that
 one --activations NAME, --cost COST or both would choose passed, and every other
-network failed (checks.cli.explain), the summary says which networks fail and
+network failed (or all but a few that passed by chance, named; checks.cli.explain),
+the summary says which networks fail and
 which pass, prints that narrowing command (the options as given, plus the
 narrowing), which checks only what passed, and the command whose report shows
 the first failing network.

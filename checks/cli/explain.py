@@ -8,7 +8,11 @@ sweep that matches the verdicts exactly: among the --activations NAME, --cost CO
 and both that backprop-check accepts on top of the options given, one whose
 networks (checks.cli.sweep.configs, within those checked) all passed, at least
 one, while every network checked outside it failed. Then the summary says so and
-prints that command (`command`: the options as typed, plus the narrowing).
+prints that command (`command`: the options as typed, plus the narrowing). When
+no narrowing matches exactly, one whose networks all passed may leave a few
+passing networks outside it (no more than it holds: a network that passes by
+chance, as an identity layer whose z all happen to be positive passes relu-only
+code); the summary then names them.
 
 --sizes is not a narrowing: passing only on the shallow networks says little (a
 network of depth 1 has no BP2, so a BP2 slip passes there), while the
@@ -44,12 +48,13 @@ class Narrowing:
 
     options: dict[str, str]
     passed: tuple[Key, ...]  # the networks it chooses, every one of which passed
-    failed: tuple[Key, ...]  # every other network checked
+    failed: tuple[Key, ...]  # the networks checked outside it that failed
+    also: tuple[Key, ...] = ()  # the networks checked outside it that passed too
 
     def outside(self) -> tuple[list[str], list[str]]:
         """The activations and costs found only in failing networks, in registry order."""
-        activations = {name for _, names, _ in self.passed for name in names}
-        costs = {cost for _, _, cost in self.passed}
+        activations = {name for _, names, _ in self.passed + self.also for name in names}
+        costs = {cost for _, _, cost in self.passed + self.also}
         return ([n for n in ACTIVATIONS if n not in activations
                  and any(n in names for _, names, _ in self.failed)],
                 [c for c in COSTS if c not in costs
@@ -59,12 +64,14 @@ class Narrowing:
 def narrowing(tally: Tally, settings: Settings) -> Narrowing | None:
     """The narrowing whose networks are exactly those of the run that passed (every
     check of the network and its identity check verified), with the fewest options;
-    None when no network passed, none failed, or no narrowing matches exactly."""
+    else one whose networks all passed with the fewest (and no more than it holds)
+    passing outside it; None when no network passed or none failed."""
     verdicts = {key(c.net): all(check.report.ok for check in c.checks)
                 and (c.identity is None or c.identity.ok) for c in tally.networks}
     passed = {k for k, ok in verdicts.items() if ok}
     if not passed or len(passed) == len(verdicts):
         return None
+    best: tuple[int, dict[str, str], set[Key]] | None = None
     for options in _candidates(settings):
         try:
             configs = chosen(dataclasses.replace(
@@ -72,10 +79,17 @@ def narrowing(tally: Tally, settings: Settings) -> Narrowing | None:
                 cost=options.get("cost", settings.cost)))
         except UsageError:
             continue  # not a choice backprop-check accepts (e.g. softmax in a hidden layer)
-        if {(tuple(s), tuple(a), c) for s, a, c in configs} & set(verdicts) == passed:
-            return Narrowing(options, tuple(k for k in verdicts if k in passed),
-                             tuple(k for k in verdicts if k not in passed))
-    return None
+        inside = {(tuple(s), tuple(a), c) for s, a, c in configs} & set(verdicts)
+        extra = len(passed - inside)
+        if inside and inside <= passed and extra <= len(inside) and (
+                best is None or extra < best[0]):
+            best = (extra, options, inside)
+    if best is None:
+        return None
+    _, options, inside = best
+    return Narrowing(options, tuple(k for k in verdicts if k in inside),
+                     tuple(k for k in verdicts if k not in passed),
+                     tuple(k for k in verdicts if k in passed - inside))
 
 
 def _candidates(settings: Settings) -> list[dict[str, str]]:
@@ -128,8 +142,11 @@ def explanation(tally: Tally, settings: Settings) -> list[str]:
     one = command(settings, sizes=",".join(map(str, net.sizes)),
                   activations=",".join(net.activations), cost=net.cost,
                   seed=settings.seed + first)
+    others = "; ".join(f"--sizes {','.join(map(str, sizes))} --activations {','.join(names)} "
+                       f"--cost {cost}" for sizes, names, cost in found.also)
+    also = f", and {len(found.also)} other ({others})" if found.also else ""
     said = (f"{fails}; every {passes} network passes ({len(found.passed)} of "
-            f"{len(tally.networks)}): your code may handle only those. Check just them:")
+            f"{len(tally.networks)}){also}: your code may handle only those. Check just them:")
     return [*textwrap.wrap(said, WIDTH, initial_indent="  ", subsequent_indent="  "),
             "    " + command(settings, **found.options),
             "  If it should handle the others too, the report of the first that fails:",

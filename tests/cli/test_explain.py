@@ -101,3 +101,35 @@ def test_the_narrowing_command_is_the_options_as_given_plus_the_narrowing():
     assert command(settings, sizes="3,2", seed=0) == (
         "backprop-check --sizes 3,2 --batch 2 --impl 'my dir/net.py:backprop'")
     assert command(parse(build_parser(), ["--json"])) == "backprop-check --json"
+
+
+RELU_ONLY = """
+import numpy as np
+from backprop import Gradients
+
+def backprop(net, X, Y):
+    zs, acts = [], [X]
+    for W, b in zip(net.weights, net.biases):
+        zs.append(W @ acts[-1] + b)
+        acts.append(np.maximum(zs[-1], 0))
+    delta = [(acts[-1] - Y) * (zs[-1] > 0)]                  # quadratic cost, relu output
+    for l in range(len(zs) - 2, -1, -1):
+        delta.insert(0, (net.weights[l + 1].T @ delta[0]) * (zs[l] > 0))
+    m = X.shape[1]
+    return Gradients(delta, [d @ a.T / m for d, a in zip(delta, acts)],
+                     [d.mean(axis=1, keepdims=True) for d in delta])
+"""
+
+
+def test_a_network_passing_by_chance_outside_the_narrowing_is_named_not_a_reason_to_give_up(
+        tmp_path, capsys, monkeypatch):
+    # Relu-only code: the sweep's one relu-only network passes, and so does the depth-1
+    # identity network, whose z happen to be positive on its batch.
+    user_module(tmp_path, monkeypatch, "reluonly", RELU_ONLY)
+    assert main(["--impl", "reluonly:backprop"]) == 1
+    out = capsys.readouterr().out
+    assert ("every relu network passes (1 of 56), and 1 other (--sizes 3,2 --activations "
+            "identity --cost quadratic): your code may handle only those") in _said(out), out
+    narrowed = _commands(out)[0]
+    assert narrowed == "backprop-check --impl reluonly:backprop --activations relu"
+    assert main(narrowed.split()[1:]) == 0, capsys.readouterr().out
