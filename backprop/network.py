@@ -87,7 +87,8 @@ class Network:
             raise ValueError("weights is empty: a network needs at least one layer")
         if len(biases) != len(weights):
             raise ValueError(
-                f"biases has {len(biases)} arrays, but weights has {len(weights)}: "
+                f"biases has {v.counted(len(biases), 'array')}, but weights has "
+                f"{len(weights)}: "
                 "one bias vector per layer"
             )
         self.cost_fn: Cost = _lookup(COSTS, cost, "cost")

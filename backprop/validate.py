@@ -100,12 +100,19 @@ def as_matrix(value: Any, name: str, rows: int, dtype: Any, what: str,
     if array.shape[0] != rows:
         hint = (f" (it looks transposed: pass {name}.T)" if array.shape[1] == rows else "")
         raise ValueError(
-            f"{name} has {array.shape[0]} rows, but {what} has {rows} neurons: "
+            f"{name} has {counted(array.shape[0], 'row')}, but {what} has "
+            f"{counted(rows, 'neuron')}: "
             f"{name} must be ({rows}, m), one column per example{hint}"
         )
     if array.shape[1] == 0:
         raise ValueError(f"{name} is an empty batch (shape {array.shape}): need m >= 1")
     return array
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 layer', '2 layers': n and the noun in the number it takes (plural: when it
+    is not the noun + 's')."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
 def as_names(value: Any, name: str, count: int) -> list[str]:
@@ -116,7 +123,8 @@ def as_names(value: Any, name: str, count: int) -> list[str]:
         raise TypeError(f"{name} must be a name or a list of names, got {value!r}")
     if len(value) != count:
         raise ValueError(
-            f"{name} has {len(value)} entries, but the network has {count} layers: "
+            f"{name} has {counted(len(value), 'entry', 'entries')}, but the network has "
+            f"{counted(count, 'layer')}: "
             "give one name per layer, or one name for every layer"
         )
     return list(value)

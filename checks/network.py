@@ -27,7 +27,7 @@ from backprop import COSTS, Array, ArrayId, Gradients, Network, loop, vectorized
 from backprop.arrays import as_gradients
 from backprop.costs import one_hot
 from backprop.inputs import check_net, check_XY
-from backprop.validate import check_number, check_seed
+from backprop.validate import check_number, check_seed, counted
 from checks.engine.params import check_directions, check_progress
 from checks.engine.stencils import check_method, choose_method
 from checks.netcheck import perturb
@@ -147,8 +147,11 @@ def _field(g: Any, field: str) -> Any:
     return getattr(g, field, None)
 
 
-def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
-    """The analytic gradients as float64 arrays, after checking counts and shapes.
+def _as_gradients(g: Any, net: Network, m: int,
+                  name: str) -> tuple[Gradients, dict[str, str]]:
+    """The analytic gradients as float64 arrays, after checking counts, shapes and
+    dtypes; and the notes on arrays returned in a floating dtype less precise than
+    the network's (still checked: the report's diagnosis says why they fail).
 
     g: Gradients (or anything with dW, db and optionally delta attributes) or a
     mapping with keys "dW", "db" and optionally "delta". A missing, None or empty
@@ -157,7 +160,7 @@ def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
     if _field(g, "dW") is None or _field(g, "db") is None:
         raise TypeError(f"{name} must return Gradients(delta, dW, db), got "
                         f"{type(g).__name__} (a dict with keys 'dW' and 'db', 'delta' "
-                        "optional, works too)")
+                        f"optional, works too){_nielsen_hint(g)}")
     sizes = net.sizes
     shapes = {
         "delta": [(n, m) for n in sizes[1:]],
@@ -165,6 +168,7 @@ def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
         "db": [(n, 1) for n in sizes[1:]],
     }
     out: dict[str, list[Array]] = {"delta": []}
+    coarse: dict[str, str] = {}  # array name -> why it cannot match
     for field, expected in shapes.items():
         arrays = _field(g, field)
         if field == "delta" and (arrays is None or (isinstance(arrays, Sequence)
@@ -172,25 +176,45 @@ def _as_gradients(g: Any, net: Network, m: int, name: str) -> Gradients:
             continue  # not given: BP1 and BP2 are then not checked directly
         if isinstance(arrays, (str, bytes, np.ndarray)) or not isinstance(arrays, Sequence):
             raise TypeError(f"{name} returned {field} of type {type(arrays).__name__}, "
-                            f"expected a list of {net.L} arrays")
+                            f"expected a list of {counted(net.L, 'array')}")
         if len(arrays) != net.L:
-            raise ValueError(f"{name} returned {len(arrays)} arrays in {field}, "
-                             f"but the network has {net.L} layers")
+            raise ValueError(f"{name} returned {counted(len(arrays), 'array')} in {field}, "
+                             f"but the network has {counted(net.L, 'layer')}")
         out[field] = []
         for l, (array, shape) in enumerate(zip(arrays, expected, strict=True)):
-            try:
-                value = np.asarray(array)
-            except ValueError:
-                raise ValueError(f"{name} returned {field}[{l}] that is not an array of "
-                                 f"shape {shape}") from None
-            if value.dtype.kind not in "biuf":
-                raise TypeError(f"{name} returned {field}[{l}] of dtype {value.dtype}, "
-                                "expected real floats")
-            if value.shape != shape:
-                raise ValueError(f"{name} returned {field}[{l}] with shape {value.shape}, "
-                                 f"expected {shape}")
+            value = _array(array, f"{field}[{l}]", shape, net.dtype, name)
+            if np.finfo(value.dtype).eps > np.finfo(net.dtype).eps:
+                coarse[f"{field}[{l}]"] = (
+                    f"{field}[{l}] is {value.dtype} but the network is {net.dtype}: its "
+                    f"rounding, ~{np.finfo(value.dtype).eps / 2:.0e} relative, is above a "
+                    f"{net.dtype} tolerance")
             out[field].append(value.astype(np.float64))
-    return Gradients(delta=out["delta"], dW=out["dW"], db=out["db"])
+    return Gradients(delta=out["delta"], dW=out["dW"], db=out["db"]), coarse
+
+
+def _array(array: Any, where: str, shape: tuple[int, ...], dtype: np.dtype[Any],
+           name: str) -> Array:
+    """One returned array, checked to be floating point of the expected shape."""
+    try:
+        value = np.asarray(array)
+    except ValueError:
+        raise ValueError(f"{name} returned {where} that is not an array of "
+                         f"shape {shape}") from None
+    if value.dtype.kind != "f":
+        raise TypeError(f"{name} returned {where} with dtype {value.dtype}: expected "
+                        f"floating point, the network is {dtype}")
+    if value.shape != shape:
+        raise ValueError(f"{name} returned {where} with shape {value.shape}, "
+                         f"expected {shape}")
+    return value
+
+
+def _nielsen_hint(g: Any) -> str:
+    """For a (nabla_b, nabla_w) pair of lists, how to check it (per_example)."""
+    if isinstance(g, tuple) and len(g) == 2 and all(isinstance(p, list) for p in g):
+        return (": a (nabla_b, nabla_w) of one example, as in Nielsen's book? wrap it: "
+                "batch = per_example(backprop) (docs/code-shapes.md)")
+    return ""
 
 
 PerExample = Callable[[Network, Array, Array], Any]
@@ -240,7 +264,8 @@ def _per_example_result(result: Any, net: Network, name: str,
     if not isinstance(result, Sequence) or isinstance(result, (str, bytes)) or len(result) != 2:
         raise TypeError(f"{name} must return (nabla_b, nabla_w) or a dict with keys 'db' and "
                         f"'dW' for one example, got {type(result).__name__} for example {x}")
-    shaped = _as_gradients({"db": result[0], "dW": result[1]}, net, 1, f"{name} (example {x})")
+    shaped, _ = _as_gradients({"db": result[0], "dW": result[1]}, net, 1,
+                              f"{name} (example {x})")
     return shaped.db, shaped.dW
 
 
@@ -288,8 +313,9 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     progress, if given, is called as progress(done, total) in elements of delta,
     dW and db checked so far, often enough for a time estimate. Nothing passed
     in is modified: the implementation receives copies.
-    Raises TypeError/ValueError for bad arguments (all checked before impl runs)
-    or a malformed result of impl.
+    impl's arrays must be floating point (one less precise than the network's is
+    checked as it is, its dtype named). Raises TypeError/ValueError for bad arguments
+    (all checked before impl runs), a malformed result or a changed network.
     """
     X, Y, received = _batch(net, X, Y)  # checks net first
     rng = np.random.default_rng(check_seed(seed, optional=False))
@@ -297,27 +323,77 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     method, directions = check_method(method), check_directions(directions)
     cached, ulps = _check_cached(cached_derivatives), _check_ulps(ulps)
     progress, delta = check_progress(progress), _check_delta(delta)
-    clone = Network(net.weights, net.biases, list(net.activations), net.cost)
     received = Y if isinstance(impl, str) else received  # ours take one-hot targets
-    g = _as_gradients(fn(clone, X.copy(), received.copy()), net, X.shape[1], name)
+    g, coarse = _run(fn, name, net, X, received)
     unit = 1.0 if delta == "per_example" else 1 / X.shape[1]
     assumed = "" if ulps == ULPS else f" (elementwise functions allowed {ulps:g} ulps)"
     return _checked(analyse(net, X, Y, cached, ulps), g, method, directions, rng, progress,
-                    unit, f"check_network({name}) {net!r}{assumed}")
+                    unit, f"check_network({name}) {net!r}{assumed}", coarse)
+
+
+def _run(fn: Impl, name: str, net: Network, X: Array,
+         Y: Array) -> tuple[Gradients, dict[str, str]]:
+    """fn's gradients on copies of net, X and Y, checked (_as_gradients), after checking
+    that fn left its copy of the network as it received it."""
+    clone = Network(net.weights, net.biases, list(net.activations), net.cost)
+    parameters = _parameters(clone)
+    result = fn(clone, X.copy(), Y.copy())
+    _check_unchanged(net, clone, parameters, name)
+    return _as_gradients(result, net, X.shape[1], name)
+
+
+Parameters = dict[str, tuple[list[Array], list[Array]]]
+
+
+def _parameters(net: Network) -> Parameters:
+    """net.weights and net.biases: each list, and a copy of it (its arrays)."""
+    return {"weights": (net.weights, list(net.weights)),
+            "biases": (net.biases, list(net.biases))}
+
+
+def _check_unchanged(net: Network, clone: Network, before: Parameters, name: str) -> None:
+    """ValueError naming the first parameter of clone (the network the implementation
+    received) that it replaced or changed: its gradients would be those of another
+    network. Its arrays are read-only, but a list entry can be rebound."""
+    for field, (listed, arrays) in before.items():
+        now = getattr(clone, field)
+        if now is not listed or len(now) != len(arrays):
+            raise ValueError(f"{name} replaced net.{field}: a backprop must not change "
+                             "the network")
+        for l, (array, original) in enumerate(zip(now, getattr(net, field), strict=True)):
+            if array is not arrays[l]:
+                raise ValueError(f"{name} replaced net.{field}[{l}]: a backprop must not "
+                                 "change the network (compute a changed copy in a "
+                                 "variable of its own)")
+            if not np.array_equal(array, original, equal_nan=True):
+                raise ValueError(f"{name} changed net.{field}[{l}] in place: a backprop "
+                                 "must not change the network")
 
 
 def _checked(model: Model, g: Gradients, method: str, directions: int | None,
              rng: np.random.Generator, progress: Callable[[int, int], None] | None,
-             unit: float, title: str) -> Report:
+             unit: float, title: str, coarse: Mapping[str, str] | None = None) -> Report:
     """The report of check_network on validated arguments: the method chosen, every
-    array checked (delta in `unit`s: 1/m for delta of the mean cost), the diagnosis."""
+    array checked (delta in `unit`s: 1/m for delta of the mean cost), the diagnosis;
+    coarse: array name -> note, for those returned in a dtype less precise than the
+    network's."""
     chosen, reason = choose_method(method, lambda: perturb.complex_safe(model))
     blocks = perturb.check_arrays(model, g, chosen, directions=directions, rng=rng,
                                   progress=progress, delta_unit=unit)
     diagnosis = diagnose(model, _per_example_delta(g, unit), blocks, delta_of_mean=unit != 1)
     of_mean = "" if unit == 1 else " (delta of the mean cost)"
-    return _report(blocks, diagnosis.follows_from, diagnosis.findings, chosen.name, reason,
+    findings = [_with_dtype_note(f, coarse or {}) for f in diagnosis.findings]
+    return _report(blocks, diagnosis.follows_from, findings, chosen.name, reason,
                    title + of_mean)
+
+
+def _with_dtype_note(finding: Finding, coarse: Mapping[str, str]) -> Finding:
+    """finding, its slip led by the dtype's rounding when its array was returned in a
+    dtype less precise than the network's (then a likely cause of the mismatch)."""
+    note = coarse.get(finding.id.name)
+    if note is None:
+        return finding
+    return dataclasses.replace(finding, slip=note + (f"; {finding.slip}" if finding.slip else ""))
 
 
 def _per_example_delta(g: Gradients, unit: float) -> Gradients:

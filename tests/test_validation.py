@@ -73,6 +73,24 @@ def mutated(field: str, change: Callable[[list[np.ndarray]], Any]) -> Callable[.
     return impl
 
 
+def changing(change: Callable[[Network], Any]) -> Callable[..., Gradients]:
+    """An impl that returns our gradients, then changes the network it received with
+    change(net): only the change can fail the check."""
+
+    def impl(net: Network, X: Any, Y: Any) -> Gradients:
+        g = vectorized.backprop(net, X, Y)
+        change(net)
+        return g
+
+    return impl
+
+
+def write_bias(net: Network) -> None:
+    """A bias array of the network made writeable again and written in place."""
+    net.biases[1].flags.writeable = True
+    net.biases[1][0, 0] += 1.0
+
+
 def f_sum(p: list[np.ndarray]) -> float:
     return float(np.sum(p[0] ** 2))
 
@@ -95,7 +113,7 @@ CONSTRUCTION: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("no layers", lambda: Network([], [], "tanh"),
      ValueError, "weights is empty: a network needs at least one layer$"),
     ("bias count", lambda: Network([W(4, 3), W(2, 4)], [W(4, 1)], "tanh"),
-     ValueError, "biases has 1 arrays, but weights has 2: one bias vector per layer$"),
+     ValueError, "biases has 1 array, but weights has 2: one bias vector per layer$"),
     ("inconsistent weights", lambda: Network([W(4, 3), W(2, 5)], [W(4, 1), W(2, 1)], "tanh"),
      ValueError, "weights[1] has shape (2, 5): its 5 columns must match the 4 rows of weights[0]"),
     ("1-D weights", lambda: Network([np.ones(3)], [W(3, 1)], "tanh"),
@@ -136,7 +154,7 @@ CONSTRUCTION: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      ValueError, "activations has 3 entries, but the network has 2 layers: give one name per "
                  "layer, or one name for every layer$"),
     ("too few activations", lambda: Network.random([3, 4, 2], ["tanh"]),
-     ValueError, "activations has 1 entries, but the network has 2 layers"),
+     ValueError, "activations has 1 entry, but the network has 2 layers"),
     ("hidden softmax", lambda: Network.random([3, 4, 2], ["softmax", "tanh"]),
      ValueError, "activations[0] is 'softmax', which may only be the output layer"),
     ("cross-entropy after tanh", lambda: Network.random([3, 2], ["tanh"], "cross_entropy"),
@@ -288,7 +306,10 @@ CHECK_NETWORK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      TypeError, "must return Gradients(delta, dW, db), got NoneType"),
     ("impl returns one layer too few", lambda: check_network(
         quad(), X(), Y(), impl=mutated("dW", lambda a: a[1:])),
-     ValueError, "returned 1 arrays in dW, but the network has 2 layers"),
+     ValueError, "returned 1 array in dW, but the network has 2 layers"),
+    ("impl returns no db for a one-layer network", lambda: check_network(
+        Network.random([3, 2], seed=0), X(), Y(), impl=mutated("db", lambda a: [])),
+     ValueError, "mutated.<locals>.impl returned 0 arrays in db, but the network has 1 layer$"),
     ("impl returns one layer too many", lambda: check_network(
         quad(), X(), Y(), impl=mutated("delta", lambda a: [*a, a[0]])),
      ValueError, "returned 3 arrays in delta, but the network has 2 layers"),
@@ -303,7 +324,34 @@ CHECK_NETWORK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      ValueError, "returned delta[0] with shape (4,), expected (4, 5)"),
     ("impl returns complex", lambda: check_network(
         quad(), X(), Y(), impl=mutated("db", lambda a: [b + 0j for b in a])),
-     TypeError, "returned db[0] of dtype complex128, expected real floats"),
+     TypeError, "returned db[0] with dtype complex128: expected floating point, the network "
+                "is float64"),
+    ("impl returns integer dW", lambda: check_network(
+        quad(), X(), Y(), impl=mutated("dW", lambda a: [w.astype(np.int64) for w in a])),
+     TypeError, "returned dW[0] with dtype int64: expected floating point, the network is "
+                "float64"),
+    ("impl returns boolean delta", lambda: check_network(
+        quad(), X(), Y(), impl=mutated("delta", lambda a: [d > 0 for d in a])),
+     TypeError, "returned delta[0] with dtype bool: expected floating point"),
+    ("impl returns Nielsen's (nabla_b, nabla_w)", lambda: check_network(
+        quad(), X(), Y(), impl=lambda net, x, y: ([np.zeros(b.shape) for b in net.biases],
+                                                  [np.zeros(w.shape) for w in net.weights])),
+     TypeError, "got tuple (a dict with keys 'dW' and 'db', 'delta' optional, works too): "
+                "a (nabla_b, nabla_w) of one example, as in Nielsen's book? wrap it: batch = "
+                "per_example(backprop) (docs/code-shapes.md)"),
+    ("impl replaces a weight matrix", lambda: check_network(
+        quad(), X(), Y(), impl=changing(lambda net: net.weights.__setitem__(
+            0, net.weights[0] * 2))),
+     ValueError, "replaced net.weights[0]: a backprop must not change the network"),
+    ("impl replaces the biases", lambda: check_network(
+        quad(), X(), Y(), impl=changing(lambda net: setattr(net, "biases", net.biases[:]))),
+     ValueError, "replaced net.biases: a backprop must not change the network"),
+    ("impl drops a layer", lambda: check_network(
+        quad(), X(), Y(), impl=changing(lambda net: net.weights.pop())),
+     ValueError, "replaced net.weights: a backprop must not change the network"),
+    ("impl writes a bias made writeable", lambda: check_network(
+        quad(), X(), Y(), impl=changing(write_bias)),
+     ValueError, "changed net.biases[1] in place: a backprop must not change the network"),
     ("progress not callable", lambda: check_network(quad(), X(), Y(), progress=3),
      TypeError, "progress must be a callable progress(done, total) or None, got int"),
     ("unknown delta", lambda: check_network(quad(), X(), Y(), delta="sum"),
@@ -402,11 +450,11 @@ GRADCHECK: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         lambda p: 0.0 if np.array_equal(p[0], P[0]) else np.nan, grad_sum, P),
      ValueError, "it must be finite"),
     ("grad returns an array", lambda: gradcheck(f_sum, lambda p: 2 * p[0], P),
-     TypeError, "grad must return a list of 1 arrays, got ndarray"),
+     TypeError, "grad must return a list of 1 array, got ndarray"),
     ("grad returns None", lambda: gradcheck(f_sum, lambda p: None, P),
-     TypeError, "grad must return a list of 1 arrays, got NoneType"),
+     TypeError, "grad must return a list of 1 array, got NoneType"),
     ("grad returns too many", lambda: gradcheck(f_sum, lambda p: [2 * p[0], p[0]], P),
-     ValueError, "grad must return a list of 1 arrays (one per params[p]), got 2"),
+     ValueError, "grad must return a list of 1 array (one per params[p]), got 2"),
     ("grad returns the wrong shape", lambda: gradcheck(f_sum, lambda p: [2 * p[0].ravel()], P),
      ValueError, "grad returned an array of shape (4,) for params[0], expected (2, 2)"),
     ("grad returns complex", lambda: gradcheck(f_sum, lambda p: [2j * p[0]], P),

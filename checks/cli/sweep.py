@@ -74,11 +74,11 @@ def _shapes(sizes: Sequence[int] | None,
     fitting = [shape for shape in shapes if len(shape) - 1 == L]
     if fitting:
         return fitting
-    given = f"--activations {_spec(activations)} has {L} names, but"
+    given = f"--activations {_spec(activations)} has {v.counted(L, 'name')}, but"
     if sizes is not None:
         raise ValueError(f"{given} --sizes {','.join(map(str, shapes[0]))} has "
-                         f"{len(shapes[0]) - 1} layers: give one name per layer, or one name "
-                         "for every layer")
+                         f"{v.counted(len(shapes[0]) - 1, 'layer')}: give one name per layer, "
+                         "or one name for every layer")
     depths = [len(s) - 1 for s in SWEEP_SIZES]
     raise ValueError(f"{given} the sweep's depths are {min(depths)}-{max(depths)}: give "
                      f"--sizes with {L + 1} widths too, or fewer names")

@@ -94,10 +94,11 @@ def grad_arrays(g: Any, layout: Layout, n: int) -> list[Any]:
     with exactly params' keys."""
     if layout.keys is None:
         if isinstance(g, (np.ndarray, str, bytes)) or not isinstance(g, Sequence):
-            raise TypeError(f"grad must return a list of {n} arrays, got {type(g).__name__}")
+            raise TypeError(f"grad must return a list of {v.counted(n, 'array')}, got "
+                            f"{type(g).__name__}")
         if len(g) != n:
-            raise ValueError(f"grad must return a list of {n} arrays (one per params[p]), "
-                             f"got {len(g)}")
+            raise ValueError(f"grad must return a list of {v.counted(n, 'array')} (one "
+                             f"per params[p]), got {len(g)}")
         return list(g)
     if not isinstance(g, Mapping):
         raise TypeError(f"grad must return a dict with the keys of params "

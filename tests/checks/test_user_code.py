@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from backprop import COSTS, Gradients, Network, derivation, vectorized
 from backprop.slips import BY_NAME, plant
 from checks import assert_network, check_network, per_example
+from checks.report import headline
 from checks.strategies import batches, networks
 
 
@@ -109,7 +110,7 @@ def test_a_per_example_backprop_may_return_a_dict():
 @pytest.mark.parametrize(("result", "message"), [
     (lambda net, x, y: 3.0, "must return (nabla_b, nabla_w)"),
     (lambda net, x, y: ([np.zeros((6, 1))], [np.zeros(w.shape) for w in net.weights]),
-     "returned 1 arrays in db"),
+     "returned 1 array in db, but the network has 3 layers"),
     (lambda net, x, y: ([np.zeros((6, 2))] * 3, [np.zeros(w.shape) for w in net.weights]),
      "returned db[0] with shape (6, 2), expected (6, 1)"),
 ])
@@ -373,3 +374,28 @@ def test_a_per_example_delta_checked_as_the_mean_one_is_named_too():
     assert ("your delta is the per-example δ, ∂C_x/∂z (m = 4 times ∂C/∂z of the mean cost): "
             "check it with delta='per_example' (backprop-check without --delta mean)"
             in str(report)), str(report)
+
+
+def returning_dW0_as(dtype):
+    """Our backprop with dW[0] returned in dtype (float64 when dtype is None: the same
+    values, rounded to float32 and back)."""
+
+    def backprop(net, X, Y):
+        g = vectorized.backprop(net, X, Y)
+        rounded = g.dW[0].astype(np.float32)
+        return Gradients(g.delta, [rounded.astype(dtype or np.float64), *g.dW[1:]], g.db)
+
+    return backprop
+
+
+def test_an_array_in_float32_is_checked_as_its_values_are_and_the_diagnosis_says_float32():
+    net, X, Y = case()
+    in_float32 = check_network(net, X, Y, impl=returning_dW0_as(np.float32))
+    same_values = check_network(net, X, Y, impl=returning_dW0_as(None))
+    assert not in_float32.ok
+    assert ([b.as_dict() for b in in_float32.blocks]
+            == [b.as_dict() for b in same_values.blocks])  # the verdict, bit for bit
+    note = ("dW[0] is float32 but the network is float64: its rounding, ~6e-08 relative, "
+            "is above a float64 tolerance")
+    assert note in headline(in_float32), str(in_float32)
+    assert note not in str(same_values)

@@ -106,7 +106,7 @@ def test_the_library_raising_under_the_users_call_is_a_crash_shown_at_the_users_
     assert main([*ONE_NETWORK, "--impl", "per_example_cases:misusing_the_library"]) == 3
     err = capsys.readouterr().err
     assert 'per_example_cases.py", line 12, in misusing_the_library' in err
-    assert "ValueError: X has 1 rows, but the network's input layer has 3 neurons" in err
+    assert "ValueError: X has 1 row, but the network's input layer has 3 neurons" in err
     assert "validate.py" not in err  # backprop's own frames are left out
 
 
@@ -297,3 +297,32 @@ def test_a_file_path_impl_with_a_syntax_error_exits_3_naming_the_file_and_line(t
         f"  at {path}, line 3\n"), result.stderr
     assert "SyntaxError: '(' was never closed" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+# A user's file: Nielsen's per-example backprop given as --impl directly, and a batch
+# backprop that rebinds a weight matrix of the network it receives.
+NIELSEN_AND_REBINDING = """
+    import numpy as np
+    from backprop import vectorized
+
+    def backprop(net, x, y):
+        return [np.zeros(b.shape) for b in net.biases], [np.zeros(w.shape) for w in net.weights]
+
+    def rebinding(net, X, Y):
+        net.weights[0] = net.weights[0] * 2
+        return vectorized.backprop(net, X, Y)
+"""
+
+
+def test_nielsen_code_given_directly_and_a_rebound_weight_exit_3_saying_what_to_do(
+        tmp_path, monkeypatch, capsys):
+    user_module(tmp_path, monkeypatch, "nielsen_cases", NIELSEN_AND_REBINDING)
+    assert main([*TINY, "--impl", "nielsen_cases.py:backprop"]) == 3
+    err = capsys.readouterr().err
+    assert "must return Gradients(delta, dW, db), got tuple" in err, err
+    assert ("a (nabla_b, nabla_w) of one example, as in Nielsen's book? wrap it: batch = "
+            "per_example(backprop) (docs/code-shapes.md)") in err, err
+    assert main([*TINY, "--impl", "nielsen_cases:rebinding"]) == 3
+    err = capsys.readouterr().err
+    assert "rebinding replaced net.weights[0]: a backprop must not change the network" in err
+    assert "Traceback" not in err and "MISMATCH" not in err, err

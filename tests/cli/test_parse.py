@@ -25,6 +25,8 @@ def test_bad_usage_exits_2_with_a_message(argv, capsys):
     (["--sizes", "3,x,2"], "--sizes must be comma-separated integers"),
     (["--sizes", "3,4,2", "--activations", "tanh,tanh,tanh"],
      "--activations tanh,tanh,tanh has 3 names, but --sizes 3,4,2 has 2 layers"),
+    (["--sizes", "3,2", "--activations", "tanh,tanh"],
+     "--activations tanh,tanh has 2 names, but --sizes 3,2 has 1 layer:"),
     (["--activations", "tanh,tanh,tanh,tanh"],
      "--activations tanh,tanh,tanh,tanh has 4 names, but the sweep's depths are 1-3"),
     (["--activations", "nope"], "--activations: unknown activation 'nope'"),
