@@ -8,6 +8,7 @@
   render    what is printed: the table, the JSON object, which report --plot draws
   junit     the run as a JUnit XML report (--junit-xml)
   progress  the progress line on stderr
+  streams   stdout and stderr whose reader goes away or that were closed at start
 """
 
 from checks.cli.app import main

@@ -13,14 +13,15 @@ unless every requested check ran and passed):
          fits, a module or file that does not exist (--impl), your file shadowed by
          an installed package of its name (a backprop.py, a checks.py: the message
          says how to fix it), --plot without matplotlib, a --batch or --sizes too
-         large for memory
+         large for memory; stdout is then empty, even with --json
     3    your code failed: --impl's module did not import (a SyntaxError, an
-         exception or an ImportError inside it), its code called sys.exit (any code,
-         0 too), its function raised or returned a malformed result (not gradients
-         of the network: the message says what). stderr names your file and line,
-         then shows your traceback without the frames of backprop-check itself
+         exception or an ImportError inside it), its code called sys.exit or
+         os._exit (any code, 0 too), its function raised or returned a malformed
+         result (not gradients of the network: the message says what). stderr
+         names your file and line, then shows your traceback without the frames of
+         backprop-check itself; with --json, stdout is the failure object (below)
     4    an internal error of backprop-check (a bug: please report it); its
-         traceback is on stderr
+         traceback is on stderr, and with --json the failure object on stdout
     130  interrupted (Ctrl-C), quietly
 
 --impl MODULE:FUNCTION imports MODULE from the current directory; a file of that
@@ -31,7 +32,10 @@ saying so. --impl PATH:FUNCTION, PATH ending in .py or containing a slash
 While your code runs (its import and each call), what it writes to stdout goes
 to stderr, so stdout carries only the table or the JSON. Piped into a reader
 that stops early (| head -1), the rest of the output is dropped quietly and the
-exit status is still the verdict.
+exit status is still the verdict; so it is when stderr's reader goes (`2>&1 |
+head -1`): what your code prints and what backprop-check writes to stderr after
+that is dropped (checks.cli.streams), never failing your code or the run. With
+stdout closed (`>&-`), the results are printed to nothing.
 
 --sizes, --activations and --cost each fix their part of that sweep, and the
 rest is still swept (`checks.cli.sweep.configs` lists the networks):
@@ -144,6 +148,14 @@ is listed in "non_finite", such as "reports[0].blocks[1].mismatches[0].analytic"
 or 'equations["BP1 (cost with a − y)"].worst_error' (a key that is not a name in
 brackets); [] when there is none.
 
+With --json, a run that reached no verdict prints instead (same schema):
+
+    {"schema": 2, "ok": false,
+     "status": 3 | 4,                 # the exit status: your code failed, or backprop-check
+     "error": str}                    # what failed and where in one line, e.g. "--impl
+                                      # m:f raised ValueError while being imported, at
+                                      # FILE, line N, in <module>: message"
+
 Schema 1 (before "schema" was given) keyed the two a − y rows
 "BP1 δ^L = a^L − y" and "a−y = general BP1", and printed NaN and inf as the
 tokens NaN and Infinity, which strict parsers reject.
@@ -159,15 +171,15 @@ random directions has method "<method>/dir" and the name "<array>·u".
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
-import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 
 from checks.cli import junit, render
-from checks.cli.load import UserCodeFailed, failure_text, implementations
+from checks.cli.load import UserCodeFailed, failure_summary, failure_text, implementations
 from checks.cli.parse import (
     INTERNAL_ERROR,
     INTERRUPTED,
@@ -183,27 +195,51 @@ from checks.cli.parse import (
 )
 from checks.cli.progress import Progress
 from checks.cli.run import Tally, progress_of, run
+from checks.cli.streams import forgiving_stderr, streams_present, to_devnull
 from checks.report import Report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """backprop-check on argv (sys.argv[1:] when None): prints the results and returns the
-    exit status (module docstring); bad usage exits 2 (SystemExit) with the usage banner."""
-    try:
-        return _checked(argv)
-    except KeyboardInterrupt:
-        return INTERRUPTED
-    except Exception:  # the user's code's exceptions are UserCodeFailed by now: this is ours
-        print("backprop-check: internal error: this is a bug in backprop-check, not in your "
-              "code; please report it with this traceback:", file=sys.stderr)
-        traceback.print_exc()
-        return INTERNAL_ERROR
+    exit status (module docstring); bad usage exits 2 (SystemExit) with the usage banner.
+    No other exception leaves it: a write to stdout or stderr whose reader has gone is
+    dropped (checks.cli.streams), and the status is still the verdict."""
+    streams_present()
+    settings = None
+    with forgiving_stderr():
+        try:
+            parser = build_parser()
+            settings = parse(parser, argv)
+            return _checked(parser, settings)
+        except KeyboardInterrupt:
+            return INTERRUPTED
+        except Exception as exc:  # the user's code's exceptions are UserCodeFailed by now
+            with contextlib.suppress(Exception):  # nothing left to tell the failure to
+                print("backprop-check: internal error: this is a bug in backprop-check, not in "
+                      "your code; please report it with this traceback:", file=sys.stderr)
+                traceback.print_exc()
+                if settings is not None and settings.json:
+                    _print_failure(INTERNAL_ERROR, _internal_summary(exc))
+            return INTERNAL_ERROR
 
 
-def _checked(argv: Sequence[str] | None) -> int:
+def _internal_summary(exc: Exception) -> str:
+    """An internal error in one line: the exception, and the innermost line that raised it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f", at {frames[-1].filename}, line {frames[-1].lineno}" if frames else ""
+    message = " ".join(str(exc).split())
+    return (f"internal error of backprop-check: {type(exc).__name__}{where}"
+            + (f": {message}" if message else ""))
+
+
+def _print_failure(status: int, error: str) -> None:
+    """--json's object for a run that reached no verdict (render.failure_object)."""
+    with _stdout_may_close():
+        print(json.dumps(render.failure_object(status, error), indent=2))
+
+
+def _checked(parser: argparse.ArgumentParser, settings: Settings) -> int:
     """main's run: each failure mapped to its exit status, bad usage to parser.error."""
-    parser = build_parser()
-    settings = parse(parser, argv)
     progress = None
     try:
         check_settings(settings)
@@ -225,6 +261,8 @@ def _checked(argv: Sequence[str] | None) -> int:
         if progress is not None:
             progress.clear()
         print(failure_text(exc, settings.impl), end="", file=sys.stderr)
+        if settings.json:
+            _print_failure(USER_CODE_FAILED, failure_summary(exc, settings.impl))
         return USER_CODE_FAILED
     progress.done()
     with _stdout_may_close():
@@ -241,9 +279,7 @@ def _stdout_may_close() -> Iterator[None]:
         yield
         sys.stdout.flush()
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        to_devnull(sys.stdout)
 
 
 def _printer(progress: Progress) -> Callable[[Report], None]:

@@ -9,10 +9,12 @@ on sys.path so that its own imports of sibling files work.
 
 The user's code, its import and each call, runs inside `user_code`: what it
 writes to stdout goes to stderr, so that stdout carries only the table or the
-JSON. Whatever it raises, an exception, a SyntaxError, SystemExit (sys.exit, any
-code), becomes `ImplCrashed`; a result that is not gradients, `MalformedResult`.
-Both are `UserCodeFailed`, exit status 3, shown by `failure_text` with the
-user's file and line and the user's own traceback.
+JSON (dropped once stderr's reader has gone: checks.cli.streams). Whatever it
+raises, an exception, a SyntaxError, SystemExit (sys.exit, any code),
+OsExitCalled (os._exit, which user_code makes raise it), becomes `ImplCrashed`;
+a result that is not gradients, `MalformedResult`. Both are `UserCodeFailed`,
+exit status 3, shown by `failure_text` with the user's file and line and the
+user's own traceback (`failure_summary`: what and where in one line, for --json).
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ import re
 import sys
 import sysconfig
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn, TextIO, cast
 
 import backprop
 import checks
 from backprop import Array, Gradients, Network
 from checks.cli.parse import UsageError
+from checks.cli.streams import Forgiving
 from checks.network import Impl
 
 # The installed packages' folders: a frame in them is backprop-check's, not the user's.
@@ -53,6 +57,11 @@ Implementations = list[tuple[str, Impl | str]]
 
 class UserCodeFailed(Exception):
     """The user's --impl failed: exit status 3; `failure_text` says how and where."""
+
+
+class OsExitCalled(SystemExit):
+    """The user's code called os._exit(code) (user_code makes it raise this instead): a crash,
+    exit status 3, as sys.exit is."""
 
 
 class ImplCrashed(UserCodeFailed):
@@ -176,18 +185,32 @@ def user_code() -> Iterator[None]:
 
     Redirected at the file descriptor, so that writes below Python's sys.stdout are
     caught too; each buffer is flushed on the way in (ours, to stdout) and on the way
-    out (the user's, to stderr) before fd 1 is put back.
+    out (the user's, to stderr) before fd 1 is put back. The user's print() is dropped
+    once stderr's reader has gone (Forgiving), and os._exit raises OsExitCalled (exit
+    status 3, not the status the user's code gave with nothing checked).
     """
     _flush()
     saved = _fd1_to_stderr()
+    real_exit = os._exit
+    os._exit = functools.partial(_refuse_os_exit, os.getpid(), real_exit)
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(cast(TextIO, Forgiving(sys.stderr))):
             yield
     finally:
+        os._exit = real_exit
         _flush()
         if saved is not None:
             os.dup2(saved, 1)
             os.close(saved)
+
+
+def _refuse_os_exit(pid: int, real_exit: Callable[[int], NoReturn], status: int) -> NoReturn:
+    """os._exit while the user's code runs: OsExitCalled instead of ending the process with
+    status (exit 0, nothing checked), except in a child process the user's code forked (its
+    os._exit is the child's end)."""
+    if os.getpid() != pid:
+        real_exit(status)
+    raise OsExitCalled(status)
 
 
 def _fd1_to_stderr() -> int | None:
@@ -277,21 +300,40 @@ def _definition(fn: object) -> str | None:
     return f"{code.co_filename}, line {code.co_firstlineno}"
 
 
+def _headline(exc: UserCodeFailed, spec: str) -> tuple[str, str | None]:
+    """What failed ('--impl SPEC raised E while ...') and where (the user's file and line, or
+    for a malformed result where the function is defined: None when unknown)."""
+    if isinstance(exc, MalformedResult):
+        return f"--impl {spec}: {exc}", _definition(exc.fn)
+    cause = exc.__cause__
+    assert isinstance(exc, ImplCrashed) and cause is not None
+    what = (f"called os._exit({cause.code!r})" if isinstance(cause, OsExitCalled)
+            else f"exited with sys.exit({cause.code!r})" if isinstance(cause, SystemExit)
+            else f"raised {type(cause).__name__}")
+    when = ("while being imported" if exc.net is None else f"while checking {exc.net!r}")
+    return f"--impl {spec} {what} {when}", _where(cause)
+
+
+def failure_summary(exc: UserCodeFailed, spec: str) -> str:
+    """failure_text's what and where in one line (--json's "error"), with the exception's
+    message: '--impl m:f raised ValueError while being imported, at FILE, line N: message'."""
+    what, where = _headline(exc, spec)
+    cause = exc.__cause__
+    message = ("" if cause is None or isinstance(cause, SystemExit)
+               else " ".join(str(cause).split()))
+    return what + (f", at {where}" if where else "") + (f": {message}" if message else "")
+
+
 def failure_text(exc: UserCodeFailed, spec: str) -> str:
     """What stderr says when the user's code failed: what and where (the user's file
     and line), then, for a crash, the user's traceback without backprop-check's frames
     (chained exceptions' too)."""
+    what, where = _headline(exc, spec)
     if isinstance(exc, MalformedResult):
-        where = _definition(exc.fn)
-        return (f"backprop-check: --impl {spec}: {exc}"
+        return (f"backprop-check: {what}"
                 + (f"\n  (the function is defined at {where})" if where else "") + "\n")
-    cause = exc.__cause__
-    assert isinstance(exc, ImplCrashed) and cause is not None
-    what = (f"exited with sys.exit({cause.code!r})" if isinstance(cause, SystemExit)
-            else f"raised {type(cause).__name__}")
-    when = ("while being imported" if exc.net is None else f"while checking {exc.net!r}")
-    where = _where(cause)
-    top = traceback.TracebackException.from_exception(cause)
+    assert exc.__cause__ is not None
+    top = traceback.TracebackException.from_exception(exc.__cause__)
     pending, seen = [top], set()
     while pending:
         te = pending.pop()
@@ -300,7 +342,7 @@ def failure_text(exc: UserCodeFailed, spec: str) -> str:
         seen.add(id(te))
         te.stack = traceback.StackSummary.from_list([f for f in te.stack if not _ours(f.filename)])
         pending.extend(t for t in (te.__cause__, te.__context__) if t is not None)
-    return (f"backprop-check: --impl {spec} {what} {when}\n"
+    return (f"backprop-check: {what}\n"
             + (f"  at {where}\n" if where else "")
             + "Your code's traceback (the frames of backprop-check itself are left out):\n"
             + "".join(top.format()))

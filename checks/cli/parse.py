@@ -31,10 +31,10 @@ EXIT_STATUS = (
     f"mismatch (non-finite gradients included); {USAGE} bad usage (an option, a module or file "
     f"that does not exist, your file shadowed by an installed package, a --batch or --sizes "
     f"too large for memory); {USER_CODE_FAILED} your code failed: it raised, did not import "
-    f"(SyntaxError, ImportError), called sys.exit, or returned a malformed result (your file "
-    f"and line, and your traceback, are on stderr); {INTERNAL_ERROR} an internal error of "
-    f"backprop-check (a bug: please report it with the traceback); {INTERRUPTED} interrupted "
-    f"(Ctrl-C)")
+    f"(SyntaxError, ImportError), called sys.exit or os._exit, or returned a malformed result "
+    f"(your file and line, and your traceback, are on stderr); {INTERNAL_ERROR} an internal "
+    f"error of backprop-check (a bug: please report it with the traceback); {INTERRUPTED} "
+    f"interrupted (Ctrl-C)")
 SIZE = re.compile(r"[+-]?[0-9]+")  # ASCII digits: str.isdigit() also accepts '²'
 
 
@@ -127,10 +127,12 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> Settin
 
 
 def check_settings(settings: Settings) -> None:
-    """UsageError for a --batch or --directions below 1, or a --plot or --junit-xml
-    that cannot be written: found before the checks run, not after."""
+    """UsageError for a --batch or --directions below 1, a --seed below 0, or a --plot or
+    --junit-xml that cannot be written: found before the checks run, not after."""
     if settings.batch < 1:
         raise UsageError(f"--batch must be >= 1, got {settings.batch}")
+    if settings.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {settings.seed}")
     if settings.directions is not None and settings.directions < 1:
         raise UsageError(f"--directions must be >= 1, got {settings.directions}")
     if settings.labels and settings.cost not in (None, LABELS_COST):

@@ -162,6 +162,12 @@ def json_object(tally: Tally, settings: Settings,
     return finite
 
 
+def failure_object(status: int, error: str) -> dict[str, Any]:
+    """--json's object when no verdict was reached: the user's code failed (status 3) or
+    backprop-check did (4); error: what failed and where, in one line."""
+    return {"schema": JSON_SCHEMA, "ok": False, "status": status, "error": error}
+
+
 def _finite(value: Any, path: str, non_finite: list[str]) -> Any:
     """value with every NaN and inf replaced by None, the path of each (as
     'reports[0].blocks[1].mismatches[0].analytic') appended to non_finite."""

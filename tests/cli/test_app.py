@@ -6,7 +6,9 @@ tested in test_parse.py, while the same bad value passed to the Python API belon
 tests/test_validation.py.
 """
 
+import json
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -132,6 +134,62 @@ def test_a_reader_that_stops_early_leaves_no_traceback_and_the_verdict(tmp_path)
         assert process.wait() == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception" not in err, err
 
+
+@pytest.mark.parametrize(("last_line", "status", "stdout"), [
+    ("", 0, "verified"),
+    # The failure text, written to stderr after its reader has gone, is dropped too.
+    ("raise ValueError('at import')", 3, ""),
+])
+def test_prints_after_stderrs_reader_has_gone_are_dropped_and_the_verdict_stays(
+        last_line, status, stdout, tmp_path):
+    """`backprop-check --impl prt.py:backprop 2>&1 >o.txt | head -1`: the user's print()s go to
+    stderr, whose reader goes after one line. Dropped, they neither fail the user's code nor
+    backprop-check: the exit status is the verdict, the table in o.txt (was: exit 1, o.txt
+    empty)."""
+    (tmp_path / "prt.py").write_text(textwrap.dedent("""
+        from backprop import vectorized
+
+        print("prt: at import")
+        print("prt: more than a pipe holds " + "x" * 200_000)  # blocks until the reader goes
+
+        def backprop(net, X, Y):
+            print("prt: in the function")
+            return vectorized.backprop(net, X, Y)
+    """) + last_line + "\n")
+    with (tmp_path / "o.txt").open("w") as out, subprocess.Popen(
+            [sys.executable, "-m", "checks", *TINY, "--impl", "prt.py:backprop"],
+            cwd=tmp_path, stdout=out, stderr=subprocess.PIPE) as process:
+        assert process.stderr is not None
+        assert process.stderr.readline() == b"prt: at import\n"
+        process.stderr.close()
+        assert process.wait() == status
+    printed = (tmp_path / "o.txt").read_text()
+    assert stdout in printed if stdout else printed == "", printed
+
+
+def test_stdout_closed_at_start_is_nothing_to_print_to_and_the_verdict_stays(tmp_path):
+    """`backprop-check >&-`: exit 0 (was 4, an AttributeError on sys.stdout, None)."""
+    command = shlex.join([sys.executable, "-m", "checks", *TINY, "--impl", "vectorized"])
+    result = subprocess.run(f"{command} >&-", shell=True, cwd=tmp_path, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_json_with_an_internal_error_prints_the_error_as_json(monkeypatch, capsys):
+    def broken_run(*args, **kwargs):
+        raise RuntimeError("a planted\nbug")
+
+    monkeypatch.setattr(app, "run", broken_run)
+    assert main([*TINY, "--json"]) == 4
+    data = json.loads(capsys.readouterr().out, parse_constant=reject)
+    assert data == {"schema": 2, "ok": False, "status": 4, "error": (
+        f"internal error of backprop-check: RuntimeError, at {__file__}, line "
+        f"{broken_run.__code__.co_firstlineno + 1}: a planted bug")}
+
+
+def reject(token):
+    raise ValueError(f"not strict JSON: {token}")
 
 CS231N = """
     import numpy as np

@@ -201,6 +201,42 @@ def test_sys_exit_0_in_the_user_function_exits_3_not_0(tmp_path, monkeypatch, ca
     assert f"  at {path}, line 5, in backprop\n" in err and err.endswith("SystemExit: 0\n")
 
 
+def test_os_exit_0_in_the_user_function_exits_3_and_json_says_so(tmp_path):
+    """os._exit(0) would end the process with 0, nothing checked; with --json, stdout is the
+    failure as a JSON object (was: exit 0, stdout empty)."""
+    (tmp_path / "quits.py").write_text(textwrap.dedent("""
+        import os
+
+        def backprop(net, X, Y):
+            os._exit(0)
+    """))
+    result = subprocess.run([sys.executable, "-m", "checks", *TINY, "--impl", "quits:backprop",
+                             "--json"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 3, result.stderr
+    where = f"{tmp_path / 'quits.py'}, line 5, in backprop"
+    assert result.stderr.startswith("backprop-check: --impl quits:backprop called os._exit(0) "
+                                    "while checking Network(sizes=[2, 1]"), result.stderr
+    assert f"  at {where}\n" in result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error.startswith("--impl quits:backprop called os._exit(0) while checking Network(")
+    assert error.endswith(f", at {where}")
+
+
+def test_json_when_the_user_code_fails_at_import_is_the_failure_in_one_line(
+        tmp_path, monkeypatch, capsys):
+    path = user_module(tmp_path, monkeypatch, "raises", """
+        import os
+
+        raise ValueError("no\\nway")
+    """)
+    real_exit = os._exit
+    assert main([*TINY, "--impl", "raises:backprop", "--json"]) == 3
+    assert json.loads(capsys.readouterr().out) == {
+        "schema": 2, "ok": False, "status": 3,
+        "error": "--impl raises:backprop raised ValueError while being imported, "
+                 f"at {path}, line 4, in <module>: no way"}
+    assert os._exit is real_exit  # put back after the user's code ran
+
 SLIPPED_BACKPROP = """
     from backprop import Gradients, vectorized
 

@@ -40,7 +40,7 @@ def test_bad_usage_exits_2_with_a_message(argv, capsys):
      "--cost cross_entropy requires a 'sigmoid' output layer, but --activations tanh,tanh "
      "ends in 'tanh'"),
     (["--activations", ""], "--activations is empty"),
-    (["--sizes", "3,2", "--seed", "-1"], "seed must be >= 0, got -1"),
+    (["--sizes", "3,2", "--seed", "-1"], "--seed must be >= 0, got -1"),
     (["--dtype", "float16"], "invalid choice: 'float16'"),
     (["--method", "five-point"], "invalid choice: 'five-point'"),
     (["--impl", "no_such_module:backprop"], "cannot import 'no_such_module'"),
