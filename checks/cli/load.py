@@ -116,6 +116,7 @@ def _import(module_name: str, spec: str) -> object:
     """module_name imported, the current directory first on sys.path."""
     if sys.path[:1] != [""]:
         sys.path.insert(0, "")
+    _forget_another_folders(module_name.partition(".")[0])
     shadowing = _shadowing(module_name, spec)
     if shadowing is not None:
         raise UsageError(shadowing)
@@ -128,6 +129,22 @@ def _import(module_name: str, spec: str) -> object:
         raise ImplCrashed(None) from exc  # an import inside the user's module failed
     except (Exception, SystemExit) as exc:
         raise ImplCrashed(None) from exc
+
+
+def _forget_another_folders(top: str) -> None:
+    """Drop top (and its submodules) from sys.modules when it was imported from a user's
+    file elsewhere than the current directory, which has its own top.py: a process
+    that runs backprop-check twice (tests, a notebook) from two folders checks each
+    folder's file, not the first one imported. Installed packages stay."""
+    module = sys.modules.get(top)
+    origin = getattr(module, "__file__", None)
+    here = Path(f"{top}.py")
+    if origin is None or not here.is_file() or Path(origin).resolve() == here.resolve():
+        return
+    if _inside(origin, BACKPROP_DIR, CHECKS_DIR, *LIBRARY_DIRS):
+        return
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
 
 
 def _shadowing(module_name: str, spec: str) -> str | None:

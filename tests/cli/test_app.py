@@ -227,6 +227,7 @@ def test_a_cs231n_style_backprop_verifies_with_labels_and_delta_mean(tmp_path, c
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(delta of the mean cost): OK" in result.stdout
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "cs231n", raising=False)  # another run's, in-process
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "check it with delta='mean' (backprop-check --delta mean)" in out, out

@@ -362,3 +362,22 @@ def test_nielsen_code_given_directly_and_a_rebound_weight_exit_3_saying_what_to_
     err = capsys.readouterr().err
     assert "rebinding replaced net.weights[0]: a backprop must not change the network" in err
     assert "Traceback" not in err and "MISMATCH" not in err, err
+
+
+def test_a_second_run_in_the_same_process_checks_the_file_of_its_own_folder(
+        tmp_path, monkeypatch, capsys):
+    # Two folders, each with its own mine.py: the first right, the second with a slip.
+    # The second run must import its own file, not reuse the first from sys.modules.
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for folder, factor in ((good, 1), (bad, 2)):
+        folder.mkdir()
+        (folder / "mine.py").write_text(
+            "from backprop import vectorized\n\ndef backprop(net, X, Y):\n"
+            "    g = vectorized.backprop(net, X, Y)\n"
+            f"    return {{'delta': g.delta, 'dW': [{factor} * w for w in g.dW], 'db': g.db}}\n")
+    monkeypatch.delitem(sys.modules, "mine", raising=False)
+    monkeypatch.chdir(good)
+    assert main([*TINY, "--impl", "mine:backprop"]) == 0, capsys.readouterr()
+    monkeypatch.chdir(bad)
+    assert main([*TINY, "--impl", "mine:backprop"]) == 1, capsys.readouterr()
+    sys.modules.pop("mine", None)
