@@ -283,7 +283,7 @@ def check_network(net: Network, X: Any, Y: Any, impl: str | Impl = "vectorized",
     layer), BP2 (delta of the others), BP3 (db), BP4 (dW). The tolerance of each
     element comes from the error model (checks.netcheck.error_model). An element
     at a kink (relu, leaky_relu at 0) is checked as a subgradient: between the
-    one-sided derivatives (checks.netcheck.perturb.at_kinks); one that cannot be is
+    one-sided derivatives (checks.netcheck.kinks.at_kinks); one that cannot be is
     skipped, with the reason.
 
     Y: targets (n_L, m), or for categorical_cross_entropy integer class labels (m,)

@@ -122,7 +122,7 @@ def tangent_costs(loc: Locals, l: int, rows: Array | None,
                   change: Array) -> tuple[Array, Array]:
     """Im C_x of each perturbation moving z[l] by i change, and kink flags.
 
-    Arguments as checks.netcheck.perturb.perturbed_costs's: rows None, change (K, n_l, m) moves all
+    Arguments as checks.netcheck.moves.perturbed_costs's: rows None, change (K, n_l, m) moves all
     of z[l]; otherwise change (K, m) moves row rows[k] of z[l] (an element of
     delta, b or W). Returns Im C: (K, m), what the complex-step costs' imaginary
     parts would be, and kinked: (K, m), True where a z that the perturbation

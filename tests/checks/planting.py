@@ -12,7 +12,7 @@ import numpy as np
 
 from backprop import ACTIVATIONS, COSTS, HIDDEN, Array, Gradients, Network, derivation, vectorized
 from checks.engine.stencils import METHODS
-from checks.netcheck import perturb
+from checks.netcheck import moves, perturb
 from checks.network import analyse
 
 FIELDS = ("delta", "dW", "db")
@@ -78,7 +78,7 @@ def kink_elements(net: Network, X: Array, Y: Array, method: str,
     g = vectorized.backprop(net, X, Y)  # for the arrays' shapes
     out: set[Element] = set()
     for l in range(net.L):
-        for t in perturb.targets_of(model, g, l):
+        for t in moves.targets_of(model, g, l):
             kinked = perturb.element_derivatives(model, l, t, chosen, tangents=local).kinked
             out |= {(t.id.kind, l, tuple(int(i) for i in idx)) for idx in np.argwhere(kinked)}
     return out

@@ -13,7 +13,7 @@ import numpy as np
 
 from backprop import Array, Gradients
 from checks.engine.stencils import COMPLEX_STEP, U64
-from checks.netcheck import perturb, tangent
+from checks.netcheck import moves, tangent
 from checks.netcheck.error_model import Model, local_terms
 
 
@@ -31,7 +31,7 @@ def scales(model: Model, g: Gradients) -> Iterator[Array]:
                                    g=tangent.rows_per_example(P),
                                    W_T=[np.abs(W) for W in loc.W_T])
     for l in range(model.ref.L - 1, -1, -1):
-        for t in perturb.targets_of(model, g, l):
+        for t in moves.targets_of(model, g, l):
             K = t.analytic.shape[0] if t.per_example else t.analytic.size
             rows, unit = t.row(np.arange(K))
             change = np.abs(unit) * np.ones((K, model.ref.z[l].shape[1]))

@@ -13,7 +13,7 @@ import pytest
 from backprop import ACTIVATIONS, COSTS, HIDDEN, Activation, Gradients, Network, vectorized
 from checks.cli.sweep import random_batch
 from checks.engine.stencils import COMPLEX_STEP, U64
-from checks.netcheck import perturb, tangent
+from checks.netcheck import moves, perturb, tangent
 from checks.network import analyse
 from tests.checks.scales import scales
 
@@ -136,7 +136,7 @@ def test_kinks_reached_by_a_tangent_are_found_and_checked_as_subgradients(deeper
     assert local is not None
     kinked = {}
     for l in range(net.L):
-        for t in perturb.targets_of(model, g, l):
+        for t in moves.targets_of(model, g, l):
             found = perturb.element_derivatives(model, l, t, COMPLEX_STEP, tangents=local).kinked
             np.testing.assert_array_equal(
                 found, perturb.element_derivatives(model, l, t, COMPLEX_STEP).kinked,
