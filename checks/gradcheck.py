@@ -26,19 +26,17 @@ from typing import Any
 import numpy as np
 
 from backprop import Array
-from backprop import validate as v
 from checks.engine import patterns
-from checks.engine.blackbox import BlackBox, check_tolerances, survey
+from checks.engine.blackbox import BlackBox, survey
 from checks.engine.elements import Ticker, judge
 from checks.engine.params import (
     Layout,
     check_directions,
     check_grad,
+    check_options,
     check_params,
-    check_progress,
     scalar,
 )
-from checks.engine.stencils import check_method
 from checks.report import Report
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -56,22 +54,15 @@ def _pair(out: Any) -> tuple[Any, Any]:
 def _check_options(f: Any, grad: Any, method: Any, rtol: float, atol: float,
                    step: Any, accept_unverified: Any, directions: Any, progress: Any) -> tuple[
                        float | None, int | None]:
-    """f a callable; grad a callable, or None when f returns (value, grads); a
-    known method; rtol, atol >= 0; accept_unverified a bool; progress None or a
-    callable; step None or > 0 and directions None or >= 1 (returned as a float and
-    an int)."""
-    if not isinstance(accept_unverified, bool):
-        raise TypeError(f"accept_unverified must be True or False, got {accept_unverified!r}")
+    """f a callable; grad a callable, or None when f returns (value, grads);
+    directions None or >= 1 (returned as an int); the rest as params.check_options."""
     for what, fn in (("f", f), ("grad", grad)):
         if not callable(fn) and not (what == "grad" and fn is None):
             raise TypeError(f"{what} must be a callable taking a list of arrays, "
                             f"got {type(fn).__name__}"
                             + (" (or None, if f returns (value, grads))" if what == "grad"
                                else ""))
-    check_method(method)
-    check_tolerances(rtol, atol)
-    check_progress(progress)
-    return (None if step is None else v.check_number(step, "step", positive=True),
+    return (check_options(method, rtol, atol, step, accept_unverified, progress),
             check_directions(directions))
 
 

@@ -25,16 +25,15 @@ import numpy as np
 from backprop import Array
 from backprop import validate as v
 from checks.engine import patterns
-from checks.engine.blackbox import BlackBox, check_tolerances, survey
+from checks.engine.blackbox import BlackBox, survey
 from checks.engine.elements import Ticker, judge
 from checks.engine.params import (
     Layout,
     check_directions,
     check_grad,
+    check_options,
     check_params,
-    check_progress,
 )
-from checks.engine.stencils import check_method
 from checks.gradcheck import Params
 from checks.report import Block, Element, Note, Report
 
@@ -243,18 +242,13 @@ def _cotangents(outputs: Outputs, center: Array, cotangent: Any, seed: int) -> l
 
 def _check_options(f: Any, vjp: Any, method: Any, rtol: float, atol: float, step: Any,
                    accept_unverified: Any, seed: Any, progress: Any) -> float | None:
-    """f and vjp callables, a known method, rtol/atol >= 0, a bool accept_unverified,
-    an int seed, progress None or a callable; step None or > 0 (returned as a float)."""
+    """f and vjp callables, an int seed; the rest as params.check_options (step
+    returned as a float)."""
     for what, fn in (("f", f), ("vjp", vjp)):
         if not callable(fn):
             raise TypeError(f"{what} must be a callable, got {type(fn).__name__}")
-    check_method(method)
-    check_tolerances(rtol, atol)
-    if not isinstance(accept_unverified, bool):
-        raise TypeError(f"accept_unverified must be True or False, got {accept_unverified!r}")
     v.check_seed(seed, optional=False)
-    check_progress(progress)
-    return None if step is None else v.check_number(step, "step", positive=True)
+    return check_options(method, rtol, atol, step, accept_unverified, progress)
 
 
 __all__ = ["check_vjp"]

@@ -16,7 +16,9 @@ import numpy as np
 
 from backprop import Array
 from backprop import validate as v
+from checks.engine.blackbox import check_tolerances
 from checks.engine.elements import unit_roundoff
+from checks.engine.stencils import check_method
 
 
 @dataclass(frozen=True)
@@ -169,3 +171,16 @@ def check_progress(progress: Any) -> Any:
         raise TypeError(f"progress must be a callable progress(done, total) or None, "
                         f"got {type(progress).__name__}")
     return progress
+
+
+def check_options(method: Any, rtol: Any, atol: Any, step: Any, accept_unverified: Any,
+                  progress: Any) -> float | None:
+    """The options gradcheck and check_vjp share: a known method, rtol and atol >= 0,
+    a bool accept_unverified, progress None or a callable; step None or > 0
+    (returned as a float)."""
+    check_method(method)
+    check_tolerances(rtol, atol)
+    if not isinstance(accept_unverified, bool):
+        raise TypeError(f"accept_unverified must be True or False, got {accept_unverified!r}")
+    check_progress(progress)
+    return None if step is None else v.check_number(step, "step", positive=True)
