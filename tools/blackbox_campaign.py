@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 if __package__ in (None, ""):  # run as a script from a checkout: tests/ must be importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -158,13 +159,32 @@ def table(families: Sequence[Family], outcomes: Sequence[Outcome]) -> list[str]:
     return lines
 
 
-def median_floor(outcomes: Sequence[Outcome]) -> str:
+class Named(Protocol):
+    def spec(self) -> str: ...
+
+
+class Run(Protocol):
+    """What median_floor and listing read of a run (this campaign's and vjp_campaign's)."""
+
+    @property
+    def job(self) -> Named: ...
+    @property
+    def checked(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def head(self) -> str: ...
+    @property
+    def floor(self) -> float | None: ...
+
+
+def median_floor(outcomes: Sequence[Run]) -> str:
     """The median over runs of the weakest array's detection floor (- if none)."""
     floors = [o.floor for o in outcomes if o.floor is not None]
     return f"{float(np.median(floors)):.1e}" if floors else "-"
 
 
-def listing(title: str, outcomes: Sequence[Outcome], show: bool) -> list[str]:
+def listing(title: str, outcomes: Sequence[Run], show: bool) -> list[str]:
     """Each run with its --case spec; show: and the report's first lines."""
     lines = [f"{title}: {len(outcomes)}"]
     for o in outcomes:

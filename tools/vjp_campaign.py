@@ -38,13 +38,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 if __package__ in (None, ""):  # run as a script from a checkout: tests/ must be importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.checks.layers import LAYERS, Layer, run_check, where_caught, wrong_elements
-from tools.blackbox_campaign import processor
+from tools.blackbox_campaign import listing, median_floor, processor
 
 DEFAULT_SEEDS = 50
 SHOWN_LINES = 10
@@ -138,24 +136,6 @@ def table(layers: Sequence[Layer], outcomes: Sequence[Outcome]) -> list[str]:
                          f"{len(runs):<4}"
                          + (f"; a correct element blamed in {blamed}" if blamed else "")
                          + (f"; {hidden} runs where the slip changes nothing" if hidden else ""))
-    return lines
-
-
-def median_floor(outcomes: Sequence[Outcome]) -> str:
-    """The median over runs of the weakest array's detection floor (- if none)."""
-    floors = [o.floor for o in outcomes if o.floor is not None]
-    return f"{float(np.median(floors)):.1e}" if floors else "-"
-
-
-def listing(title: str, outcomes: Sequence[Outcome], show: bool) -> list[str]:
-    """Each run with its --case spec; show: and the report's first lines."""
-    lines = [f"{title}: {len(outcomes)}"]
-    for o in outcomes:
-        first = o.head.splitlines()[0] if o.head else ""
-        lines.append(f"  --case {o.job.spec()!r}  checked={o.checked} skipped={o.skipped}  "
-                     f"{first}")
-        if show:
-            lines.extend("      " + line for line in o.head.splitlines()[1:])
     return lines
 
 
